@@ -1,0 +1,17 @@
+//! Steelyard's domain: the business types and rules every other layer relies on.
+//!
+//! Nothing here is async or touches a database, so every rule can be tested exhaustively.
+//! Values are parsed once at the edge (`OrgName::parse`, `Money::parse`, …): a value that
+//! exists is valid.
+
+pub mod access;
+pub mod event;
+pub mod ids;
+pub mod money;
+pub mod organization;
+pub mod page;
+pub mod text;
+pub mod validation;
+
+pub use ids::new_id;
+pub use validation::{FieldError, FieldErrors};

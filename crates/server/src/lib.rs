@@ -1,0 +1,201 @@
+//! Steelyard's edge: the axum application, its middleware stack, and the server's lifecycle
+//! (start, readiness, graceful shutdown).
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod edge;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+pub mod problem;
+pub mod redis_link;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use steelyard_services::{App, identity};
+use steelyard_store::{Db, PoolSettings};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::organizations;
+use crate::config::Config;
+use crate::state::AppState;
+
+/// The process-wide Prometheus recorder (metrics are global; installed once).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            metrics::gauge!("steelyard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            handle
+        })
+        .clone()
+}
+
+/// The OpenAPI document and the routes it describes, from one list of handlers.
+pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::detailed))
+        .routes(routes!(health::metrics))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::me))
+        .routes(routes!(organizations::create, organizations::list))
+        .routes(routes!(organizations::get, organizations::update))
+        .routes(routes!(organizations::archive))
+        .routes(routes!(organizations::restore))
+        .routes(routes!(organizations::history))
+        .split_for_parts()
+}
+
+/// The whole application with its middleware, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    let (routes, mut doc) = api_routes();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(
+            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+        ))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(edge::REQUEST_ID),
+        ])
+        .expose_headers([axum::http::header::ETAG, axum::http::header::LOCATION, HeaderName::from_static(edge::REQUEST_ID)]);
+    routes
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", doc))
+        .fallback(edge::not_found)
+        .layer(axum::Extension(extract::BodyLimit(config.body_limit_bytes)))
+        .layer(CatchPanicLayer::custom(edge::panic_response))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::observe))
+        .layer(CompressionLayer::new())
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Connects, migrates, makes sure an administrator exists, and builds the shared state.
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    let target = config.db_target();
+    let settings = PoolSettings { max_connections: config.db_max_connections, ..Default::default() };
+    let db = Db::connect(&target, &settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", target.redacted()))?;
+    db.migrate().await?;
+    let app = App::new(db);
+    ensure_admin(&config, &app).await?;
+    let secret = auth::load_secret(&config, &app).await?;
+    let keys = auth::Keys::new(&secret, &config);
+    let redis = config.redis_url.as_deref().map(redis_link::RedisLink::connect).transpose()?;
+    Ok(AppState {
+        app,
+        keys: Arc::new(keys),
+        metrics: metrics_handle(),
+        started: Instant::now(),
+        redis,
+        sentry_enabled: config.sentry_dsn.is_some(),
+        config: Arc::new(config),
+    })
+}
+
+/// The first administrator: from STEELYARD_ADMIN_EMAIL/PASSWORD when set, otherwise created
+/// on the first start of an empty database with a generated password, printed once.
+async fn ensure_admin(config: &Config, app: &App) -> anyhow::Result<()> {
+    match (&config.admin_email, &config.admin_password) {
+        (Some(email), Some(password)) => {
+            if identity::ensure_super_admin(app, email, &password.0).await?.is_some() {
+                tracing::info!(email = %email, "created the administrator from STEELYARD_ADMIN_EMAIL");
+            }
+        }
+        _ if !identity::has_users(app).await? => {
+            let password = identity::generate_password();
+            let email = "admin@steelyard.local";
+            if identity::ensure_super_admin(app, email, &password).await?.is_some() {
+                println!("Created the first administrator. Sign in with:\n  email:    {email}\n  password: {password}\nThis password is shown only once.");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A server bound to its address, serving until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = state.config.shutdown_grace;
+    let db = state.app.db.clone();
+    let app = router(state);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            let _ = stopping_tx.send(());
+        });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
+    }
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

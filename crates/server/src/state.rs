@@ -1,0 +1,21 @@
+//! The state every handler shares: the services' app, the configuration, keys and metrics.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use steelyard_services::App;
+
+use crate::auth::Keys;
+use crate::config::Config;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub app: App,
+    pub config: Arc<Config>,
+    pub keys: Arc<Keys>,
+    pub metrics: PrometheusHandle,
+    pub started: Instant,
+    pub redis: Option<crate::redis_link::RedisLink>,
+    pub sentry_enabled: bool,
+}

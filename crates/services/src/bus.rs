@@ -1,0 +1,34 @@
+//! The event bus: committed events fan out to in-process subscribers (the real-time hub).
+
+use std::sync::Arc;
+
+use steelyard_domain::event::EventRecord;
+use tokio::sync::broadcast;
+
+/// In-process fan-out of committed events. Events are shared (`Arc`), so a payload is built
+/// once however many subscribers there are.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    sender: broadcast::Sender<Arc<EventRecord>>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        let (sender, _) = broadcast::channel(4096);
+        Self { sender }
+    }
+}
+
+impl Bus {
+    /// Publishes committed events; with no subscriber they are simply dropped (the events
+    /// table keeps them for replay).
+    pub fn publish(&self, events: &[EventRecord]) {
+        for event in events {
+            let _ = self.sender.send(Arc::new(event.clone()));
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventRecord>> {
+        self.sender.subscribe()
+    }
+}

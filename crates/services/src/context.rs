@@ -1,0 +1,93 @@
+//! The context of one service call: who acts, in which request, with which idempotency key.
+
+use sha2::{Digest, Sha256};
+use steelyard_domain::access::{Actor, Permission};
+use steelyard_store::Origin;
+use steelyard_store::idempotency::IdempotencyRecord;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub idempotency: Option<IdempotencyKey>,
+}
+
+impl Ctx {
+    pub fn new(actor: Actor, request_id: Option<String>) -> Self {
+        Self { actor, request_id, idempotency: None }
+    }
+
+    /// The server acting on its own behalf (start-up, CLI, seeding).
+    pub fn system() -> Self {
+        Self::new(Actor::system(), None)
+    }
+
+    pub fn with_idempotency(mut self, key: Option<IdempotencyKey>) -> Self {
+        self.idempotency = key;
+        self
+    }
+
+    /// The explicit authorization check a service makes before acting.
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if self.actor.may(permission) { Ok(()) } else { Err(Error::Forbidden(permission)) }
+    }
+
+    pub(crate) fn origin(&self) -> Origin {
+        Origin { actor: self.actor.subject.clone(), request_id: self.request_id.clone() }
+    }
+}
+
+/// A client's `Idempotency-Key` with the fingerprint of the request it came with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl IdempotencyKey {
+    /// `parts` are what makes two requests the same: method, path and body.
+    pub fn new(key: String, parts: &[&[u8]]) -> Self {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+        Self { key, fingerprint: hex::encode(hasher.finalize()) }
+    }
+
+    /// Keys belong to one caller: the same key from two users names two requests.
+    pub fn scope(actor: &Actor) -> String {
+        actor.subject.clone()
+    }
+
+    pub(crate) fn record(&self, actor: &Actor, status: u16, body: &impl serde::Serialize) -> Result<IdempotencyRecord> {
+        Ok(IdempotencyRecord {
+            scope: Self::scope(actor),
+            key: self.key.clone(),
+            fingerprint: self.fingerprint.clone(),
+            status,
+            body: serde_json::to_string(body).map_err(|e| Error::Internal(e.to_string()))?,
+        })
+    }
+}
+
+/// The response a retried request gets again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Looks up an earlier response to this key; a key reused for another request is an error.
+pub async fn find_replay(app: &crate::App, actor: &Actor, key: &IdempotencyKey) -> Result<Option<Replay>> {
+    let found = steelyard_store::idempotency::find(&app.db, &IdempotencyKey::scope(actor), &key.key).await?;
+    match found {
+        None => Ok(None),
+        Some(record) if record.fingerprint == key.fingerprint => {
+            Ok(Some(Replay { status: record.status, body: record.body }))
+        }
+        Some(_) => Err(Error::IdempotencyKeyReused),
+    }
+}

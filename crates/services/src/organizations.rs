@@ -1,0 +1,135 @@
+//! Organizations: create, read, list, update, archive and restore, each one transaction with
+//! its event. This module is the pattern every business module follows.
+
+use steelyard_domain::access::Permission;
+use steelyard_domain::event::{EventRecord, NewEvent};
+use steelyard_domain::organization::{
+    NewOrganization, Organization, OrganizationDraft, OrganizationPatch, OrganizationPatchDraft,
+};
+use steelyard_domain::page::{Page, PageRequest};
+use steelyard_store::organizations::{self as store, OrganizationFilter};
+use steelyard_store::{StoreError, Tx};
+use uuid::Uuid;
+
+use crate::{App, Ctx, Error, Result};
+
+pub const AGGREGATE: &str = "organization";
+
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject))]
+pub async fn create(app: &App, ctx: &Ctx, draft: OrganizationDraft) -> Result<Organization> {
+    ctx.require(Permission::ORGANIZATION_CREATE)?;
+    let new = NewOrganization::parse(draft)?;
+    let org = Organization::create(steelyard_domain::new_id(), new, steelyard_store::now());
+    let mut tx = app.begin(ctx).await?;
+    store::insert(&mut tx, &org).await.map_err(|e| name_taken(e, &org.name))?;
+    tx.record(NewEvent::of_change(org.id, AGGREGATE, org.id, "organization.created", None, &org));
+    if let Some(key) = &ctx.idempotency {
+        tx.remember_response(key.record(&ctx.actor, 201, &org)?);
+    }
+    app.commit(tx).await?;
+    tracing::info!(org_id = %org.id, "organization created");
+    Ok(org)
+}
+
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
+pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<Organization> {
+    ctx.require(Permission::ORGANIZATION_READ)?;
+    store::get(&app.db, &ctx.actor.scope, id).await.map_err(not_found)
+}
+
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject))]
+pub async fn list(app: &App, ctx: &Ctx, filter: &OrganizationFilter, page: PageRequest) -> Result<Page<Organization>> {
+    ctx.require(Permission::ORGANIZATION_READ)?;
+    Ok(store::list(&app.db, &ctx.actor.scope, filter, page).await?)
+}
+
+/// Applies a merge patch. `expected_version` is the caller's `If-Match`.
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
+pub async fn update(
+    app: &App,
+    ctx: &Ctx,
+    id: Uuid,
+    expected_version: Option<i64>,
+    draft: OrganizationPatchDraft,
+) -> Result<Organization> {
+    ctx.require(Permission::ORGANIZATION_UPDATE)?;
+    let expected_version = expected_version.ok_or(Error::PreconditionRequired)?;
+    let patch = OrganizationPatch::parse(draft)?;
+    change(app, ctx, id, Some(expected_version), "organization.updated", |org| {
+        org.apply(patch, steelyard_store::now())
+    })
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
+pub async fn archive(app: &App, ctx: &Ctx, id: Uuid, expected_version: Option<i64>) -> Result<Organization> {
+    ctx.require(Permission::ORGANIZATION_ARCHIVE)?;
+    change(app, ctx, id, expected_version, "organization.archived", |org| org.archive(steelyard_store::now())).await
+}
+
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
+pub async fn restore(app: &App, ctx: &Ctx, id: Uuid, expected_version: Option<i64>) -> Result<Organization> {
+    ctx.require(Permission::ORGANIZATION_ARCHIVE)?;
+    change(app, ctx, id, expected_version, "organization.restored", |org| org.restore(steelyard_store::now())).await
+}
+
+/// Every recorded change of one organization, oldest first.
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
+pub async fn history(app: &App, ctx: &Ctx, id: Uuid) -> Result<Vec<EventRecord>> {
+    ctx.require(Permission::ORGANIZATION_READ)?;
+    store::get(&app.db, &ctx.actor.scope, id).await.map_err(not_found)?;
+    Ok(steelyard_store::events::for_aggregate(&app.db, id, AGGREGATE, id).await?)
+}
+
+/// Read, check the version, apply a domain rule, write, record: the shape of every change.
+async fn change<F>(
+    app: &App,
+    ctx: &Ctx,
+    id: Uuid,
+    expected_version: Option<i64>,
+    kind: &'static str,
+    rule: F,
+) -> Result<Organization>
+where
+    F: FnOnce(&Organization) -> Result<Organization, steelyard_domain::organization::StateConflict>,
+{
+    let mut tx: Tx = app.begin(ctx).await?;
+    let current = store::get_in(&mut tx, &ctx.actor.scope, id).await.map_err(not_found)?;
+    check_version(current.version, expected_version)?;
+    let next = rule(&current).map_err(|conflict| Error::Conflict(conflict.0))?;
+    let event = NewEvent::of_change(id, AGGREGATE, id, kind, Some(&current), &next);
+    if event.changes.as_object().is_some_and(|c| c.is_empty()) {
+        // Nothing changed: no write, no event, no new version.
+        return Ok(current);
+    }
+    store::update(&mut tx, &next).await.map_err(|e| match e {
+        StoreError::Stale => Error::Stale { current: current.version },
+        other => name_taken(other, &next.name),
+    })?;
+    tx.record(event);
+    app.commit(tx).await?;
+    Ok(next)
+}
+
+pub(crate) fn check_version(current: i64, expected: Option<i64>) -> Result<()> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::Stale { current }),
+        _ => Ok(()),
+    }
+}
+
+fn not_found(error: StoreError) -> Error {
+    match error {
+        StoreError::NotFound => Error::NotFound("organization"),
+        other => other.into(),
+    }
+}
+
+fn name_taken(error: StoreError, name: &str) -> Error {
+    match error {
+        StoreError::Duplicate(what) if what.contains("name_key") || what.contains("organizations") => {
+            Error::Conflict(format!("an organization named {name:?} already exists"))
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,194 @@
+//! The `steelyard` command: serve the API, migrate, check the configuration, verify the audit
+//! trail. Every subcommand that touches the database selects it the same way: `DATABASE_URL`
+//! when set, otherwise the SQLite file in `--data-dir`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use steelyard_server::config::{Config, Overrides};
+use steelyard_store::{Db, PoolSettings};
+
+#[derive(Debug, Parser)]
+#[command(name = "steelyard", version, about = "Steelyard: an ERP server for manufacturers and traders")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serves the API (default 127.0.0.1:8080) on SQLite in the data dir, or on DATABASE_URL.
+    Serve {
+        /// Address to listen on.
+        #[arg(long)]
+        bind: Option<String>,
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Applies pending database migrations and exits.
+    Migrate {
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Prints the effective configuration with secrets masked; exits 2 if it has problems.
+    CheckConfig {
+        #[command(flatten)]
+        storage: Storage,
+    },
+    /// Prints the version.
+    Version,
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walks every organization's event hash chain; exits 1 at the first tampered or missing event.
+    Verify {
+        #[command(flatten)]
+        storage: Storage,
+    },
+}
+
+/// Where the data lives, shared by every subcommand that opens the database.
+#[derive(Debug, Args)]
+struct Storage {
+    /// Directory for the SQLite database and generated secrets (ignored for the database when
+    /// DATABASE_URL is set).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// A TOML configuration file (also STEELYARD_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl Storage {
+    fn overrides(&self, bind: Option<String>) -> Overrides {
+        Overrides { bind, data_dir: self.data_dir.clone(), config_file: self.config.clone() }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (overrides, command) = match cli.command {
+        Command::Version => {
+            println!("steelyard {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Serve { ref bind, ref storage } => (storage.overrides(bind.clone()), &cli.command),
+        Command::Migrate { ref storage } | Command::CheckConfig { ref storage } => (storage.overrides(None), &cli.command),
+        Command::Audit { command: AuditCommand::Verify { ref storage } } => (storage.overrides(None), &cli.command),
+    };
+    let config = match Config::load(&overrides) {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!("steelyard: the configuration has {} problem(s):", problems.len());
+            for problem in &problems {
+                eprintln!("  - {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::CheckConfig { .. } = command {
+        for (name, value) in config.describe() {
+            println!("{name:<24} {value}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    init_logging(config.log_json);
+    let _sentry = config.sentry_dsn.as_ref().map(|dsn| {
+        let mut options = sentry::ClientOptions::default();
+        options.release = Some(env!("CARGO_PKG_VERSION").into());
+        options.environment = Some(format!("{:?}", config.environment).to_lowercase().into());
+        sentry::init((dsn.0.as_str(), options))
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("steelyard: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match command {
+            Command::Serve { .. } => serve(config).await,
+            Command::Migrate { .. } => migrate(config).await,
+            Command::Audit { .. } => verify(config).await,
+            Command::Version | Command::CheckConfig { .. } => Ok(ExitCode::SUCCESS),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "steelyard failed");
+            eprintln!("steelyard: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().with_current_span(true).with_span_list(true).flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let bind = config.bind;
+    let backend = config.db_target().redacted();
+    let state = steelyard_server::prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    tracing::info!(address = %bind, database = %backend, version = env!("CARGO_PKG_VERSION"), "steelyard is serving");
+    println!("Steelyard is serving on http://{bind} (API docs at http://{bind}/api/docs)");
+    steelyard_server::serve(state, listener, steelyard_server::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open(config: &Config) -> anyhow::Result<Db> {
+    let target = config.db_target();
+    Db::connect(&target, &PoolSettings::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", target.redacted()))
+}
+
+async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
+    let db = open(&config).await?;
+    let pending = db.pending_migrations().await?;
+    db.migrate().await?;
+    if pending.is_empty() {
+        println!("The database is up to date.");
+    }
+    for migration in pending {
+        println!("applied {} {}", migration.version, migration.description);
+    }
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(config: Config) -> anyhow::Result<ExitCode> {
+    let db = open(&config).await?;
+    let report = steelyard_store::events::verify_all(&db).await?;
+    db.close().await;
+    match report.first_break {
+        None => {
+            println!("ok: {} events in {} chains verified", report.events, report.organizations);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some((org, broken)) => {
+            println!("TAMPERED: organization {org}: {broken}");
+            println!("({} events verified before the break)", report.events.saturating_sub(1));
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

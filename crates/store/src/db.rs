@@ -1,0 +1,281 @@
+//! Connecting to SQLite or PostgreSQL, migrating, and the pools behind both.
+//!
+//! SQLite gets one writer connection and a pool of readers: writes queue in-process instead of
+//! failing with "database is locked", and WAL lets readers run beside the writer. PostgreSQL
+//! uses one pool for both.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
+
+use crate::error::{Result, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Where the data lives: a SQLite file in the data dir, or a database URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbTarget {
+    SqliteFile(PathBuf),
+    Url(String),
+}
+
+impl DbTarget {
+    /// `DATABASE_URL` when set, else `steelyard.db` in the data dir.
+    pub fn select(database_url: Option<&str>, data_dir: &Path) -> Self {
+        match database_url.filter(|url| !url.trim().is_empty()) {
+            Some(url) => Self::Url(url.trim().to_owned()),
+            None => Self::SqliteFile(data_dir.join("steelyard.db")),
+        }
+    }
+
+    pub fn backend(&self) -> Option<Backend> {
+        match self {
+            Self::SqliteFile(_) => Some(Backend::Sqlite),
+            Self::Url(url) if url.starts_with("sqlite:") => Some(Backend::Sqlite),
+            Self::Url(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Some(Backend::Postgres)
+            }
+            Self::Url(_) => None,
+        }
+    }
+
+    /// The target without credentials, for logs and `check-config`.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::SqliteFile(path) => format!("sqlite file {}", path.display()),
+            Self::Url(url) => redact_url(url),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Self::SqliteFile(path) => format!("sqlite://{}?mode=rwc", path.display()),
+            Self::Url(url) => url.clone(),
+        }
+    }
+}
+
+/// Hides the password of a `scheme://user:password@host/…` URL.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or("");
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:****@{host}")
+            } else {
+                format!("{scheme}://{user}@{host}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// PostgreSQL connections, or SQLite reader connections.
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// An applied migration, for `/health/detailed`.
+#[derive(Debug, Clone)]
+pub struct MigrationInfo {
+    pub version: i64,
+    pub description: String,
+}
+
+/// The database: a reader pool and a writer pool (the same pool on PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub(crate) read: AnyPool,
+    pub(crate) write: AnyPool,
+    backend: Backend,
+    max_connections: u32,
+}
+
+impl Db {
+    pub async fn connect(target: &DbTarget, settings: &PoolSettings) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = target.backend().ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "unsupported database URL {}: use postgres://… or sqlite://…",
+                target.redacted()
+            ))
+        })?;
+        if let DbTarget::SqliteFile(path) = target
+            && let Some(dir) = path.parent()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create data dir {}: {e}", dir.display()))
+            })?;
+        }
+        let options = AnyConnectOptions::from_str(&target.url())?
+            .log_statements(tracing::log::LevelFilter::Trace)
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let db = match backend {
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                Self { read: pool.clone(), write: pool, backend, max_connections: settings.max_connections }
+            }
+            Backend::Sqlite => {
+                let write = sqlite_pool(1, settings.acquire_timeout * 6)
+                    .connect_with(options.clone())
+                    .await?;
+                write.execute("PRAGMA journal_mode = WAL").await?;
+                let read = sqlite_pool(settings.max_connections, settings.acquire_timeout)
+                    .connect_with(options)
+                    .await?;
+                Self { read, write, backend, max_connections: settings.max_connections + 1 }
+            }
+        };
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; safe to run from several instances at once (PostgreSQL
+    /// takes an advisory lock, SQLite the write lock).
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.write).await?;
+        Ok(())
+    }
+
+    /// Migrations this binary knows that the database has not applied yet.
+    pub async fn pending_migrations(&self) -> Result<Vec<MigrationInfo>> {
+        let applied: Vec<i64> = self.applied_migrations().await?.iter().map(|m| m.version).collect();
+        Ok(MIGRATOR
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .map(|m| MigrationInfo { version: m.version, description: m.description.to_string() })
+            .collect())
+    }
+
+    pub async fn applied_migrations(&self) -> Result<Vec<MigrationInfo>> {
+        let rows = sqlx::query(
+            "SELECT version, description FROM _sqlx_migrations WHERE success = TRUE ORDER BY version",
+        )
+        .fetch_all(&self.read)
+        .await;
+        match rows {
+            Ok(rows) => rows
+                .iter()
+                .map(|row| {
+                    Ok(MigrationInfo { version: row.try_get(0)?, description: row.try_get(1)? })
+                })
+                .collect(),
+            // No migrations table yet: nothing applied.
+            Err(sqlx::Error::Database(_)) => Ok(Vec::new()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// One round trip to the database, for `/ready`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        if self.backend == Backend::Sqlite {
+            sqlx::query("SELECT 1").execute(&self.write).await?;
+        }
+        Ok(())
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        let mut size = self.read.size();
+        let mut idle = self.read.num_idle() as u32;
+        if self.backend == Backend::Sqlite {
+            size += self.write.size();
+            idle += self.write.num_idle() as u32;
+        }
+        PoolStats { size, idle, max: self.max_connections }
+    }
+
+    /// Waits for checked-out connections to return, then closes every connection.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    /// The pool for reads that need no transaction.
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+}
+
+fn sqlite_pool(max_connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(acquire_timeout)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                     PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_the_logs() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/erp"), "postgres://app:****@db:5432/erp");
+        assert_eq!(redact_url("postgres://app@db/erp"), "postgres://app@db/erp");
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn the_database_url_wins_over_the_data_dir() {
+        let dir = Path::new("/var/lib/steelyard");
+        assert_eq!(
+            DbTarget::select(None, dir),
+            DbTarget::SqliteFile(dir.join("steelyard.db"))
+        );
+        assert_eq!(DbTarget::select(Some("postgres://x/y"), dir).backend(), Some(Backend::Postgres));
+        assert_eq!(DbTarget::select(Some("mysql://x/y"), dir).backend(), None);
+    }
+}

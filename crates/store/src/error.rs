@@ -1,0 +1,38 @@
+//! Storage failures, sorted into what callers can act on.
+
+/// What went wrong in the store. `NotFound`, `Duplicate` and `Stale` are expected outcomes a
+/// service turns into 404, 409 and 412; `Database` is unexpected and becomes a logged 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the row; the text names the constraint.
+    #[error("duplicate: {0}")]
+    Duplicate(String),
+    /// The row changed since the caller read it.
+    #[error("stale version")]
+    Stale,
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if let Some(db_error) = error.as_database_error()
+            && db_error.is_unique_violation()
+        {
+            let name = db_error.constraint().unwrap_or_else(|| db_error.message()).to_owned();
+            return Self::Duplicate(name);
+        }
+        if matches!(error, sqlx::Error::RowNotFound) {
+            return Self::NotFound;
+        }
+        Self::Database(error)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,21 @@
+//! Steelyard's store: the only place with SQL.
+//!
+//! One schema and one set of queries serve SQLite and PostgreSQL through sqlx's `Any` driver
+//! (docs/adr/0001-database-layer.md). Every query of business data takes the actor's
+//! [`DataScope`](steelyard_domain::access::DataScope); there is no unscoped read of tenant rows.
+//! Writes go through [`Tx`], which appends the change's events to the hash chain and commits
+//! both together.
+
+mod db;
+mod error;
+pub mod events;
+pub mod idempotency;
+pub mod organizations;
+pub mod users;
+mod time;
+mod tx;
+
+pub use db::{Backend, Db, DbTarget, MigrationInfo, PoolSettings, PoolStats, redact_url};
+pub use error::StoreError;
+pub use time::now;
+pub use tx::{Origin, Tx};

@@ -1,0 +1,151 @@
+//! Organizations in the database, always read through the actor's data scope.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use steelyard_domain::access::DataScope;
+use steelyard_domain::organization::{OrgStatus, Organization};
+use steelyard_domain::page::{Page, PageRequest};
+use steelyard_domain::text::search_key;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+use crate::time::{from_micros, parse_uuid, to_micros};
+use crate::tx::Tx;
+
+const COLUMNS: &str = "id, name, legal_name, tax_id, base_currency, status, version, created_at, \
+                       updated_at, archived_at";
+
+/// Filters of the organizations list.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFilter {
+    /// None lists every status.
+    pub status: Option<OrgStatus>,
+    /// Matches names containing this text, ignoring case and spacing.
+    pub q: Option<String>,
+}
+
+pub async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO organizations ({COLUMNS}, name_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(org.id.to_string())
+    .bind(&org.name)
+    .bind(&org.legal_name)
+    .bind(&org.tax_id)
+    .bind(&org.base_currency)
+    .bind(org.status.as_str())
+    .bind(org.version)
+    .bind(to_micros(org.created_at))
+    .bind(to_micros(org.updated_at))
+    .bind(org.archived_at.map(to_micros))
+    .bind(search_key(&org.name))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Writes `org` if the stored row is still at `org.version - 1`; `Stale` otherwise.
+pub async fn update(tx: &mut Tx, org: &Organization) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE organizations SET name = $1, name_key = $2, legal_name = $3, tax_id = $4, \
+         base_currency = $5, status = $6, version = $7, updated_at = $8, archived_at = $9 \
+         WHERE id = $10 AND version = $11",
+    )
+    .bind(&org.name)
+    .bind(search_key(&org.name))
+    .bind(&org.legal_name)
+    .bind(&org.tax_id)
+    .bind(&org.base_currency)
+    .bind(org.status.as_str())
+    .bind(org.version)
+    .bind(to_micros(org.updated_at))
+    .bind(org.archived_at.map(to_micros))
+    .bind(org.id.to_string())
+    .bind(org.version - 1)
+    .execute(tx.conn())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(())
+}
+
+/// One organization the scope can see.
+pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<Organization> {
+    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+}
+
+/// One organization, read inside a write transaction (for read-modify-write).
+pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Organization> {
+    fetch_one(tx.conn(), scope, id).await
+}
+
+async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<Organization> {
+    if !scope.sees_org(id) {
+        return Err(StoreError::NotFound);
+    }
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    from_row(&row)
+}
+
+/// A page of the organizations the scope can see, in id order.
+pub async fn list(
+    db: &Db,
+    scope: &DataScope,
+    filter: &OrganizationFilter,
+    page: PageRequest,
+) -> Result<Page<Organization>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM organizations WHERE 1 = 1");
+    let mut args: Vec<String> = Vec::new();
+    let mut bind = |sql: &mut String, clause: &str, value: String| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(org_id) = scope.org_id() {
+        bind(&mut sql, " AND id = ?", org_id.to_string());
+    }
+    if let Some(status) = filter.status {
+        bind(&mut sql, " AND status = ?", status.as_str().to_owned());
+    }
+    if let Some(q) = filter.q.as_deref().map(search_key).filter(|q| !q.is_empty()) {
+        bind(&mut sql, " AND name_key LIKE ? ESCAPE '\\'", format!("%{}%", escape_like(&q)));
+    }
+    if let Some(after) = page.after {
+        bind(&mut sql, " AND id > ?", after.to_string());
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
+    let mut query = sqlx::query(&sql);
+    for arg in &args {
+        query = query.bind(arg);
+    }
+    let rows = query.fetch_all(&db.read).await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, page, |org| org.id))
+}
+
+/// Escapes LIKE's wildcards so a search for `50%` means the text "50%".
+pub(crate) fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn from_row(row: &AnyRow) -> Result<Organization> {
+    let status: String = row.try_get("status")?;
+    Ok(Organization {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        name: row.try_get("name")?,
+        legal_name: row.try_get("legal_name")?,
+        tax_id: row.try_get("tax_id")?,
+        base_currency: row.try_get("base_currency")?,
+        status: OrgStatus::parse(&status).map_err(|_| StoreError::Corrupt(format!("status {status:?}")))?,
+        version: row.try_get("version")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+        archived_at: row.try_get::<Option<i64>, _>("archived_at")?.map(from_micros).transpose()?,
+    })
+}

@@ -1,0 +1,164 @@
+//! The unit of work: one write transaction whose events are chained and committed with it.
+
+use std::collections::BTreeMap;
+
+use sqlx::{Any, AnyConnection, Row, Transaction};
+use steelyard_domain::event::{EventRecord, GENESIS_HASH, NewEvent};
+use uuid::Uuid;
+
+use crate::db::{Backend, Db};
+use crate::error::Result;
+use crate::idempotency::{self, IdempotencyRecord};
+use crate::time;
+
+/// Who caused a change and in which request; stamped on every event of the transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub actor: String,
+    pub request_id: Option<String>,
+}
+
+/// A write transaction. Services make their changes through [`Tx::conn`], [`Tx::record`]
+/// an event for each, and [`Tx::commit`]; dropping a `Tx` rolls everything back.
+#[derive(Debug)]
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+    backend: Backend,
+    origin: Origin,
+    events: Vec<NewEvent>,
+    idempotency: Option<IdempotencyRecord>,
+}
+
+impl Db {
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so a transaction that reads before it writes never fails half-way.
+    pub async fn begin(&self, origin: Origin) -> Result<Tx> {
+        let inner = match self.backend() {
+            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.write.begin().await?,
+        };
+        Ok(Tx { inner, backend: self.backend(), origin, events: Vec::new(), idempotency: None })
+    }
+}
+
+impl Tx {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Queues an event; it is chained and written at commit, inside this transaction.
+    pub fn record(&mut self, event: NewEvent) {
+        self.events.push(event);
+    }
+
+    /// Keeps the response to an `Idempotency-Key`, written with the change it answers.
+    pub fn remember_response(&mut self, record: IdempotencyRecord) {
+        self.idempotency = Some(record);
+    }
+
+    /// Appends the queued events to their organizations' chains and commits. Returns the
+    /// stored events, ready to publish.
+    pub async fn commit(mut self) -> Result<Vec<EventRecord>> {
+        let events = std::mem::take(&mut self.events);
+        let stored = self.append_events(events).await?;
+        if let Some(record) = self.idempotency.take() {
+            idempotency::insert(&mut self.inner, &record).await?;
+        }
+        self.inner.commit().await?;
+        Ok(stored)
+    }
+
+    /// The locked section: read each chain head, append, move the head. Organizations are
+    /// locked in id order so two transactions never wait on each other in a cycle.
+    async fn append_events(&mut self, events: Vec<NewEvent>) -> Result<Vec<EventRecord>> {
+        let mut by_org: BTreeMap<Uuid, Vec<NewEvent>> = BTreeMap::new();
+        for event in events {
+            by_org.entry(event.org_id).or_default().push(event);
+        }
+        let occurred_at = time::now();
+        let mut stored = Vec::new();
+        for (org_id, events) in by_org {
+            let org = org_id.to_string();
+            let (mut seq, mut hash) = self.lock_chain_head(&org).await?;
+            for event in events {
+                seq += 1;
+                let mut record = EventRecord {
+                    org_id,
+                    seq,
+                    id: steelyard_domain::new_id(),
+                    aggregate_type: event.aggregate_type.to_owned(),
+                    aggregate_id: event.aggregate_id,
+                    kind: event.kind.to_owned(),
+                    actor: self.origin.actor.clone(),
+                    request_id: self.origin.request_id.clone(),
+                    occurred_at,
+                    data: event.data.to_string(),
+                    changes: event.changes.to_string(),
+                    prev_hash: hash,
+                    hash: String::new(),
+                };
+                record.hash = record.expected_hash();
+                hash = record.hash.clone();
+                insert_event(&mut self.inner, &record).await?;
+                stored.push(record);
+            }
+            sqlx::query("UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 WHERE org_id = $3")
+                .bind(seq)
+                .bind(&hash)
+                .bind(&org)
+                .execute(&mut *self.inner)
+                .await?;
+        }
+        Ok(stored)
+    }
+
+    async fn lock_chain_head(&mut self, org: &str) -> Result<(i64, String)> {
+        sqlx::query(
+            "INSERT INTO event_chain_heads (org_id, last_seq, last_hash) VALUES ($1, 0, $2) \
+             ON CONFLICT (org_id) DO NOTHING",
+        )
+        .bind(org)
+        .bind(GENESIS_HASH)
+        .execute(&mut *self.inner)
+        .await?;
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT last_seq, last_hash FROM event_chain_heads WHERE org_id = $1{lock}"
+        ))
+        .bind(org)
+        .fetch_one(&mut *self.inner)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+}
+
+async fn insert_event(conn: &mut AnyConnection, e: &EventRecord) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (org_id, seq, id, aggregate_type, aggregate_id, kind, actor, request_id, \
+         occurred_at, data, changes, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(e.org_id.to_string())
+    .bind(e.seq)
+    .bind(e.id.to_string())
+    .bind(&e.aggregate_type)
+    .bind(e.aggregate_id.to_string())
+    .bind(&e.kind)
+    .bind(&e.actor)
+    .bind(&e.request_id)
+    .bind(time::to_micros(e.occurred_at))
+    .bind(&e.data)
+    .bind(&e.changes)
+    .bind(&e.prev_hash)
+    .bind(&e.hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
