@@ -81,7 +81,11 @@ impl Actor {
         }
     }
 
-    pub fn user(user_id: Uuid, scope: DataScope, permissions: impl IntoIterator<Item = &'static str>) -> Self {
+    pub fn user(
+        user_id: Uuid,
+        scope: DataScope,
+        permissions: impl IntoIterator<Item = &'static str>,
+    ) -> Self {
         let all_permissions = scope == DataScope::All;
         Self {
             subject: format!("user:{user_id}"),
@@ -115,7 +119,11 @@ mod tests {
     #[test]
     fn internal_users_see_only_their_organization_and_hold_only_their_permissions() {
         let org = crate::new_id();
-        let user = Actor::user(crate::new_id(), DataScope::Organization(org), ["organization.read"]);
+        let user = Actor::user(
+            crate::new_id(),
+            DataScope::Organization(org),
+            ["organization.read"],
+        );
         assert!(user.scope.sees_org(org));
         assert!(!user.scope.sees_org(crate::new_id()));
         assert!(user.may(Permission::ORGANIZATION_READ));

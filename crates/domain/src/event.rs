@@ -109,7 +109,11 @@ impl EventRecord {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {
     #[error("event {seq} is missing (the chain jumps from {previous} to {seq_found})")]
-    Missing { previous: i64, seq: i64, seq_found: i64 },
+    Missing {
+        previous: i64,
+        seq: i64,
+        seq_found: i64,
+    },
     #[error("event {seq} does not chain to the event before it (prev_hash differs)")]
     Unlinked { seq: i64 },
     #[error("event {seq} was altered (its hash does not match its contents)")]
@@ -125,7 +129,10 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self { last_seq: 0, last_hash: GENESIS_HASH.to_owned() }
+        Self {
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_owned(),
+        }
     }
 }
 
@@ -197,7 +204,8 @@ mod tests {
                     kind: "organization.updated".into(),
                     actor: "system".into(),
                     request_id: Some(format!("req-{seq}")),
-                    occurred_at: DateTime::from_timestamp_micros(1_700_000_000_000_000 + seq).unwrap(),
+                    occurred_at: DateTime::from_timestamp_micros(1_700_000_000_000_000 + seq)
+                        .unwrap(),
                     data: json!({"name": format!("v{seq}")}).to_string(),
                     changes: "{}".into(),
                     prev_hash: prev.clone(),
@@ -239,14 +247,23 @@ mod tests {
     fn a_removed_event_is_found() {
         let mut events = chain(5);
         events.remove(1);
-        assert!(matches!(verify(&events), Err(ChainBreak::Missing { seq: 2, .. })));
+        assert!(matches!(
+            verify(&events),
+            Err(ChainBreak::Missing { seq: 2, .. })
+        ));
     }
 
     #[test]
     fn diff_lists_changed_fields_with_before_and_after() {
         let before = json!({"name": "A", "tax_id": null, "version": 1});
         let after = json!({"name": "B", "tax_id": null, "version": 2});
-        assert_eq!(diff(Some(&before), &after), json!({"name": {"before": "A", "after": "B"}}));
-        assert_eq!(diff(None, &json!({"name": "A"})), json!({"name": {"before": null, "after": "A"}}));
+        assert_eq!(
+            diff(Some(&before), &after),
+            json!({"name": {"before": "A", "after": "B"}})
+        );
+        assert_eq!(
+            diff(None, &json!({"name": "A"})),
+            json!({"name": {"before": null, "after": "A"}})
+        );
     }
 }

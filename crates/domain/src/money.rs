@@ -105,8 +105,12 @@ mod tests {
         let amount = Money::parse("12.3456").unwrap();
         assert_eq!(amount.scaled(), 123_456);
         assert_eq!(amount.to_string(), "12.3456");
-        assert_eq!(Money::parse("0.1").unwrap().checked_add(Money::parse("0.2").unwrap()),
-                   Some(Money::parse("0.3").unwrap()));
+        assert_eq!(
+            Money::parse("0.1")
+                .unwrap()
+                .checked_add(Money::parse("0.2").unwrap()),
+            Some(Money::parse("0.3").unwrap())
+        );
     }
 
     #[test]
@@ -114,7 +118,10 @@ mod tests {
         assert_eq!(Money::parse("1.23456").unwrap_err().code, "too_precise");
         assert_eq!(Money::parse("abc").unwrap_err().code, "invalid");
         assert_eq!(Quantity::parse("1e40").unwrap_err().code, "invalid");
-        assert_eq!(Quantity::parse("99999999999999999").unwrap_err().code, "out_of_range");
+        assert_eq!(
+            Quantity::parse("99999999999999999").unwrap_err().code,
+            "out_of_range"
+        );
     }
 
     #[test]
@@ -128,7 +135,13 @@ mod tests {
         let quantity = Quantity::parse("1.5").unwrap();
         assert_eq!(price.times(quantity).unwrap().to_string(), "0.5000");
         let price = Money::parse("0.0001").unwrap();
-        assert_eq!(price.times(Quantity::parse("0.5").unwrap()).unwrap().scaled(), 1);
+        assert_eq!(
+            price
+                .times(Quantity::parse("0.5").unwrap())
+                .unwrap()
+                .scaled(),
+            1
+        );
     }
 
     proptest! {

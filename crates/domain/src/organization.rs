@@ -100,9 +100,18 @@ pub struct OrganizationPatch {
 impl NewOrganization {
     pub fn parse(draft: OrganizationDraft) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let name = errors.take("name", parse_line(draft.name.as_deref().unwrap_or(""), NAME_MAX));
-        let legal_name = errors.take("legal_name", parse_optional_line(draft.legal_name.as_deref(), NAME_MAX));
-        let tax_id = errors.take("tax_id", parse_optional_line(draft.tax_id.as_deref(), TAX_ID_MAX));
+        let name = errors.take(
+            "name",
+            parse_line(draft.name.as_deref().unwrap_or(""), NAME_MAX),
+        );
+        let legal_name = errors.take(
+            "legal_name",
+            parse_optional_line(draft.legal_name.as_deref(), NAME_MAX),
+        );
+        let tax_id = errors.take(
+            "tax_id",
+            parse_optional_line(draft.tax_id.as_deref(), TAX_ID_MAX),
+        );
         let base_currency = errors.take(
             "base_currency",
             parse_currency(draft.base_currency.as_deref().unwrap_or("USD")),
@@ -120,10 +129,12 @@ impl NewOrganization {
 impl OrganizationPatch {
     pub fn parse(draft: OrganizationPatchDraft) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let name = draft.name.and_then(|n| errors.take("name", parse_line(&n, NAME_MAX)));
-        let legal_name = draft.legal_name.and_then(|v| {
-            errors.take("legal_name", parse_optional_line(v.as_deref(), NAME_MAX))
-        });
+        let name = draft
+            .name
+            .and_then(|n| errors.take("name", parse_line(&n, NAME_MAX)));
+        let legal_name = draft
+            .legal_name
+            .and_then(|v| errors.take("legal_name", parse_optional_line(v.as_deref(), NAME_MAX)));
         let tax_id = draft
             .tax_id
             .and_then(|v| errors.take("tax_id", parse_optional_line(v.as_deref(), TAX_ID_MAX)));
@@ -131,7 +142,12 @@ impl OrganizationPatch {
             .base_currency
             .and_then(|c| errors.take("base_currency", parse_currency(&c)));
         errors.finish()?;
-        Ok(Self { name, legal_name, tax_id, base_currency })
+        Ok(Self {
+            name,
+            legal_name,
+            tax_id,
+            base_currency,
+        })
     }
 }
 
@@ -157,9 +173,15 @@ impl Organization {
     }
 
     /// The organization after `patch`; archived organizations are read-only.
-    pub fn apply(&self, patch: OrganizationPatch, now: DateTime<Utc>) -> Result<Self, StateConflict> {
+    pub fn apply(
+        &self,
+        patch: OrganizationPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Self, StateConflict> {
         if self.status == OrgStatus::Archived {
-            return Err(StateConflict("an archived organization cannot be changed; restore it first".into()));
+            return Err(StateConflict(
+                "an archived organization cannot be changed; restore it first".into(),
+            ));
         }
         let mut next = self.clone();
         if let Some(name) = patch.name {
@@ -210,7 +232,10 @@ pub fn parse_currency(raw: &str) -> Result<String, FieldError> {
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(code)
     } else {
-        Err(invalid("invalid", "must be a three-letter ISO 4217 currency code"))
+        Err(invalid(
+            "invalid",
+            "must be a three-letter ISO 4217 currency code",
+        ))
     }
 }
 
@@ -252,7 +277,10 @@ mod tests {
     #[test]
     fn a_new_organization_is_active_at_version_one_in_usd() {
         let org = org();
-        assert_eq!((org.name.as_str(), org.version, org.status), ("Northwind", 1, OrgStatus::Active));
+        assert_eq!(
+            (org.name.as_str(), org.version, org.status),
+            ("Northwind", 1, OrgStatus::Active)
+        );
         assert_eq!(org.base_currency, "USD");
     }
 
@@ -262,7 +290,9 @@ mod tests {
         org.tax_id = Some("DE123".into());
         let patch: OrganizationPatchDraft =
             serde_json::from_str(r#"{"legal_name":"Northwind GmbH","tax_id":null}"#).unwrap();
-        let next = org.apply(OrganizationPatch::parse(patch).unwrap(), Utc::now()).unwrap();
+        let next = org
+            .apply(OrganizationPatch::parse(patch).unwrap(), Utc::now())
+            .unwrap();
         assert_eq!(next.name, "Northwind");
         assert_eq!(next.legal_name.as_deref(), Some("Northwind GmbH"));
         assert_eq!(next.tax_id, None);
@@ -279,9 +309,16 @@ mod tests {
         let archived = org().archive(Utc::now()).unwrap();
         assert_eq!(archived.status, OrgStatus::Archived);
         assert!(archived.archive(Utc::now()).is_err());
-        assert!(archived.apply(OrganizationPatch::default(), Utc::now()).is_err());
+        assert!(
+            archived
+                .apply(OrganizationPatch::default(), Utc::now())
+                .is_err()
+        );
         let restored = archived.restore(Utc::now()).unwrap();
-        assert_eq!((restored.status, restored.archived_at), (OrgStatus::Active, None));
+        assert_eq!(
+            (restored.status, restored.archived_at),
+            (OrgStatus::Active, None)
+        );
         assert_eq!(restored.version, 3);
     }
 }

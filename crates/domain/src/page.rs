@@ -64,7 +64,11 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// From up to `limit + 1` rows fetched in id order: the extra row only says another page exists.
-    pub fn from_overfetch(mut rows: Vec<T>, request: PageRequest, id_of: impl Fn(&T) -> Uuid) -> Self {
+    pub fn from_overfetch(
+        mut rows: Vec<T>,
+        request: PageRequest,
+        id_of: impl Fn(&T) -> Uuid,
+    ) -> Self {
         let has_more = rows.len() > request.limit as usize;
         rows.truncate(request.limit as usize);
         let next_cursor = if has_more {
@@ -72,7 +76,10 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self { items: rows, next_cursor }
+        Self {
+            items: rows,
+            next_cursor,
+        }
     }
 }
 
@@ -94,7 +101,13 @@ mod tests {
     fn defaults_apply_and_bad_values_are_reported_by_name() {
         let mut errors = FieldErrors::new();
         let page = PageRequest::parse(None, None, &mut errors);
-        assert_eq!(page, PageRequest { limit: DEFAULT_LIMIT, after: None });
+        assert_eq!(
+            page,
+            PageRequest {
+                limit: DEFAULT_LIMIT,
+                after: None
+            }
+        );
         assert!(errors.is_empty());
         PageRequest::parse(Some("0"), Some("not-a-cursor!"), &mut errors);
         let fields: Vec<_> = errors.as_slice().iter().map(|e| e.field.as_str()).collect();
@@ -106,7 +119,10 @@ mod tests {
         let ids: Vec<Uuid> = (0..3).map(|_| crate::new_id()).collect();
         let page = Page::from_overfetch(ids.clone(), PageRequest::first(2), |id| *id);
         assert_eq!(page.items, ids[..2]);
-        assert_eq!(page.next_cursor.as_deref().and_then(decode_cursor), Some(ids[1]));
+        assert_eq!(
+            page.next_cursor.as_deref().and_then(decode_cursor),
+            Some(ids[1])
+        );
         let last = Page::from_overfetch(ids[..2].to_vec(), PageRequest::first(2), |id| *id);
         assert_eq!(last.next_cursor, None);
     }

@@ -10,7 +10,10 @@ pub fn parse_line(raw: &str, max: usize) -> Result<String, FieldError> {
         return Err(invalid("required", "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(invalid("too_long", format!("must be at most {max} characters")));
+        return Err(invalid(
+            "too_long",
+            format!("must be at most {max} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(invalid("invalid", "must not contain control characters"));
@@ -52,7 +55,10 @@ mod tests {
     fn a_blank_optional_line_is_none() {
         assert_eq!(parse_optional_line(Some("  "), 5).unwrap(), None);
         assert_eq!(parse_optional_line(None, 5).unwrap(), None);
-        assert_eq!(parse_optional_line(Some(" x "), 5).unwrap(), Some("x".into()));
+        assert_eq!(
+            parse_optional_line(Some(" x "), 5).unwrap(),
+            Some("x".into())
+        );
     }
 
     proptest! {

@@ -7,15 +7,15 @@
 
 use std::path::Path;
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
-use axum::http::header;
 use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header;
+use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::access::Actor;
-use steelyard_services::identity::{self, User};
 use steelyard_services::Ctx;
+use steelyard_services::identity::{self, User};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -37,7 +37,9 @@ pub struct Keys {
 
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keys").field("issuer", &self.issuer).finish_non_exhaustive()
+        f.debug_struct("Keys")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,17 +75,25 @@ impl Keys {
     }
 
     fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
     }
 }
 
 /// The JWT secret: the configured one, or in development one generated once and kept (in
 /// the data dir next to the SQLite file, or in the database when it is shared).
-pub async fn load_secret(config: &Config, app: &steelyard_services::App) -> anyhow::Result<Vec<u8>> {
+pub async fn load_secret(
+    config: &Config,
+    app: &steelyard_services::App,
+) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &config.jwt_secret {
         return Ok(secret.0.as_bytes().to_vec());
     }
-    anyhow::ensure!(config.environment == Environment::Development, "production needs STEELYARD_JWT_SECRET");
+    anyhow::ensure!(
+        config.environment == Environment::Development,
+        "production needs STEELYARD_JWT_SECRET"
+    );
     let generated = random_secret();
     let secret = match app.db.backend() {
         steelyard_store::Backend::Sqlite => secret_file(&config.data_dir, &generated)?,
@@ -91,7 +101,9 @@ pub async fn load_secret(config: &Config, app: &steelyard_services::App) -> anyh
             steelyard_store::users::instance_secret(&app.db, "jwt_secret", &generated).await?
         }
     };
-    tracing::warn!("no STEELYARD_JWT_SECRET set: using a generated development secret; set one for production");
+    tracing::warn!(
+        "no STEELYARD_JWT_SECRET set: using a generated development secret; set one for production"
+    );
     Ok(secret.into_bytes())
 }
 
@@ -133,16 +145,27 @@ pub struct Authenticated(pub Ctx);
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .ok_or_else(Problem::unauthorized)?;
-        let claims = state.keys.verify(token.trim()).ok_or_else(Problem::unauthorized)?;
+        let claims = state
+            .keys
+            .verify(token.trim())
+            .ok_or_else(Problem::unauthorized)?;
         let user_id: Uuid = claims.sub.parse().map_err(|_| Problem::unauthorized())?;
-        let user = identity::get_user(&state.app, user_id).await.map_err(|_| Problem::unauthorized())?;
+        let user = identity::get_user(&state.app, user_id)
+            .await
+            .map_err(|_| Problem::unauthorized())?;
         if user.status != "active" {
             return Err(Problem::unauthorized());
         }
@@ -173,10 +196,17 @@ pub struct TokenResponse {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem)))]
-pub async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRequest>) -> ApiResult<Json<TokenResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Json<TokenResponse>> {
     let user = identity::authenticate(&state.app, &body.email, &body.password).await?;
     let user = user.ok_or_else(|| {
-        Problem::new(axum::http::StatusCode::UNAUTHORIZED, "invalid-credentials", "the email or password is wrong")
+        Problem::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "the email or password is wrong",
+        )
     })?;
     Ok(Json(TokenResponse {
         access_token: state.keys.issue(user.id)?,
@@ -188,7 +218,10 @@ pub async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRe
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = Problem)))]
-pub async fn me(State(state): State<AppState>, Authenticated(ctx): Authenticated) -> ApiResult<Json<User>> {
+pub async fn me(
+    State(state): State<AppState>,
+    Authenticated(ctx): Authenticated,
+) -> ApiResult<Json<User>> {
     let user_id = ctx.actor.user_id.ok_or_else(Problem::unauthorized)?;
     let user = identity::get_user(&state.app, user_id).await?;
     Ok(Json(User::from(&user)))

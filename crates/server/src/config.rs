@@ -26,7 +26,8 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Debug, Clone)]
+/// Printed with `{:?}` it shows [`Config::describe`]: secrets and URL passwords masked.
+#[derive(Clone)]
 pub struct Config {
     pub environment: Environment,
     pub bind: SocketAddr,
@@ -48,6 +49,12 @@ pub struct Config {
     pub hsts: bool,
     pub db_max_connections: u32,
     pub log_json: bool,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.describe()).finish()
+    }
 }
 
 /// One thing wrong with the configuration, and how to fix it.
@@ -104,20 +111,38 @@ impl Config {
         Self::from_sources(overrides, &env)
     }
 
-    pub fn from_sources(overrides: &Overrides, env: &HashMap<String, String>) -> Result<Self, Vec<ConfigProblem>> {
+    pub fn from_sources(
+        overrides: &Overrides,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, Vec<ConfigProblem>> {
         let mut problems = Vec::new();
         let mut problem = |setting: &str, text: String, fix: &str| {
-            problems.push(ConfigProblem { setting: setting.into(), problem: text, fix: fix.into() })
+            problems.push(ConfigProblem {
+                setting: setting.into(),
+                problem: text,
+                fix: fix.into(),
+            })
         };
-        let get = |name: &str| env.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            env.get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
-        let file_path = overrides.config_file.clone().or_else(|| get("STEELYARD_CONFIG").map(PathBuf::from));
+        let file_path = overrides
+            .config_file
+            .clone()
+            .or_else(|| get("STEELYARD_CONFIG").map(PathBuf::from));
         let file = match &file_path {
             None => FileConfig::default(),
             Some(path) => match read_file(path) {
                 Ok(file) => file,
                 Err(text) => {
-                    problem("STEELYARD_CONFIG", text, "point it at a readable TOML file, or unset it");
+                    problem(
+                        "STEELYARD_CONFIG",
+                        text,
+                        "point it at a readable TOML file, or unset it",
+                    );
                     FileConfig::default()
                 }
             },
@@ -127,32 +152,58 @@ impl Config {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
             Some(other) => {
-                problem("STEELYARD_ENV", format!("unknown environment {other:?}"), "use development or production");
+                problem(
+                    "STEELYARD_ENV",
+                    format!("unknown environment {other:?}"),
+                    "use development or production",
+                );
                 Environment::Development
             }
         };
 
-        let bind_text = overrides.bind.clone().or_else(|| get("STEELYARD_BIND")).or(file.bind)
+        let bind_text = overrides
+            .bind
+            .clone()
+            .or_else(|| get("STEELYARD_BIND"))
+            .or(file.bind)
             .unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind = bind_text.parse().unwrap_or_else(|_| {
-            problem("STEELYARD_BIND", format!("{bind_text:?} is not an address"), "use host:port, e.g. 0.0.0.0:8080");
+            problem(
+                "STEELYARD_BIND",
+                format!("{bind_text:?} is not an address"),
+                "use host:port, e.g. 0.0.0.0:8080",
+            );
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
 
-        let data_dir = overrides.data_dir.clone().or_else(|| get("STEELYARD_DATA_DIR").map(PathBuf::from))
-            .or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or_else(|| get("STEELYARD_DATA_DIR").map(PathBuf::from))
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
 
         let database_url = get("DATABASE_URL").or(file.database_url);
         if let Some(url) = &database_url
-            && !(url.starts_with("postgres://") || url.starts_with("postgresql://") || url.starts_with("sqlite:"))
+            && !(url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+                || url.starts_with("sqlite:"))
         {
-            problem("DATABASE_URL", "is neither postgres:// nor sqlite:".into(), "use postgres://user@host/db, or unset it for SQLite in the data dir");
+            problem(
+                "DATABASE_URL",
+                "is neither postgres:// nor sqlite:".into(),
+                "use postgres://user@host/db, or unset it for SQLite in the data dir",
+            );
         }
         let redis_url = get("REDIS_URL").or(file.redis_url);
         if let Some(url) = &redis_url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
-            problem("REDIS_URL", "is not a redis:// URL".into(), "use redis://host:6379, or unset it");
+            problem(
+                "REDIS_URL",
+                "is not a redis:// URL".into(),
+                "use redis://host:6379, or unset it",
+            );
         }
 
         let jwt_secret = get("STEELYARD_JWT_SECRET").or(file.jwt_secret).map(Secret);
@@ -176,20 +227,40 @@ impl Config {
                 Some(raw) => match raw.parse::<u64>() {
                     Ok(n) if n > 0 => Duration::from_secs(n),
                     _ => {
-                        problem(name, format!("{raw:?} is not a positive number of seconds"), "use a whole number, e.g. 30");
+                        problem(
+                            name,
+                            format!("{raw:?} is not a positive number of seconds"),
+                            "use a whole number, e.g. 30",
+                        );
                         Duration::from_secs(default)
                     }
                 },
             }
         };
-        let access_token_ttl = seconds("STEELYARD_ACCESS_TOKEN_TTL_SECS", file.access_token_ttl_secs, 900);
-        let request_timeout = seconds("STEELYARD_REQUEST_TIMEOUT_SECS", file.request_timeout_secs, 30);
-        let shutdown_grace = seconds("STEELYARD_SHUTDOWN_GRACE_SECS", file.shutdown_grace_secs, 20);
+        let access_token_ttl = seconds(
+            "STEELYARD_ACCESS_TOKEN_TTL_SECS",
+            file.access_token_ttl_secs,
+            900,
+        );
+        let request_timeout = seconds(
+            "STEELYARD_REQUEST_TIMEOUT_SECS",
+            file.request_timeout_secs,
+            30,
+        );
+        let shutdown_grace = seconds(
+            "STEELYARD_SHUTDOWN_GRACE_SECS",
+            file.shutdown_grace_secs,
+            20,
+        );
 
         let body_limit_bytes = match get("STEELYARD_BODY_LIMIT_BYTES") {
             None => file.body_limit_bytes.unwrap_or(2 * 1024 * 1024),
             Some(raw) => raw.parse().unwrap_or_else(|_| {
-                problem("STEELYARD_BODY_LIMIT_BYTES", format!("{raw:?} is not a number"), "use a byte count, e.g. 2097152");
+                problem(
+                    "STEELYARD_BODY_LIMIT_BYTES",
+                    format!("{raw:?} is not a number"),
+                    "use a byte count, e.g. 2097152",
+                );
                 2 * 1024 * 1024
             }),
         };
@@ -198,7 +269,11 @@ impl Config {
             Some(raw) => match raw.parse::<u32>() {
                 Ok(n) if n > 0 => n,
                 _ => {
-                    problem("STEELYARD_DB_MAX_CONNECTIONS", format!("{raw:?} is not a positive number"), "use e.g. 10");
+                    problem(
+                        "STEELYARD_DB_MAX_CONNECTIONS",
+                        format!("{raw:?} is not a positive number"),
+                        "use e.g. 10",
+                    );
                     10
                 }
             },
@@ -208,7 +283,11 @@ impl Config {
             Some("true" | "1" | "yes") => true,
             Some("false" | "0" | "no") => false,
             Some(other) => {
-                problem("STEELYARD_HSTS", format!("{other:?} is not a boolean"), "use true or false");
+                problem(
+                    "STEELYARD_HSTS",
+                    format!("{other:?} is not a boolean"),
+                    "use true or false",
+                );
                 false
             }
         };
@@ -216,23 +295,40 @@ impl Config {
             None | Some("json") => true,
             Some("pretty" | "text") => false,
             Some(other) => {
-                problem("STEELYARD_LOG_FORMAT", format!("unknown format {other:?}"), "use json or pretty");
+                problem(
+                    "STEELYARD_LOG_FORMAT",
+                    format!("unknown format {other:?}"),
+                    "use json or pretty",
+                );
                 true
             }
         };
         let cors_origins = get("STEELYARD_CORS_ORIGINS")
-            .map(|raw| raw.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+            .map(|raw| {
+                raw.split(',')
+                    .map(|o| o.trim().to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
             .or(file.cors_origins)
             .unwrap_or_default();
         for origin in &cors_origins {
             if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
-                problem("STEELYARD_CORS_ORIGINS", format!("{origin:?} is not an origin"), "list origins like https://erp.example.com, comma-separated");
+                problem(
+                    "STEELYARD_CORS_ORIGINS",
+                    format!("{origin:?} is not an origin"),
+                    "list origins like https://erp.example.com, comma-separated",
+                );
             }
         }
         let admin_email = get("STEELYARD_ADMIN_EMAIL");
         let admin_password = get("STEELYARD_ADMIN_PASSWORD").map(Secret);
         if admin_email.is_some() != admin_password.is_some() {
-            problem("STEELYARD_ADMIN_EMAIL", "and STEELYARD_ADMIN_PASSWORD must be set together".into(), "set both, or neither");
+            problem(
+                "STEELYARD_ADMIN_EMAIL",
+                "and STEELYARD_ADMIN_PASSWORD must be set together".into(),
+                "set both, or neither",
+            );
         }
 
         if !problems.is_empty() {
@@ -246,8 +342,12 @@ impl Config {
             redis_url,
             sentry_dsn: get("SENTRY_DSN").or(file.sentry_dsn).map(Secret),
             jwt_secret,
-            jwt_issuer: get("STEELYARD_JWT_ISSUER").or(file.jwt_issuer).unwrap_or_else(|| "steelyard".into()),
-            jwt_audience: get("STEELYARD_JWT_AUDIENCE").or(file.jwt_audience).unwrap_or_else(|| "steelyard-api".into()),
+            jwt_issuer: get("STEELYARD_JWT_ISSUER")
+                .or(file.jwt_issuer)
+                .unwrap_or_else(|| "steelyard".into()),
+            jwt_audience: get("STEELYARD_JWT_AUDIENCE")
+                .or(file.jwt_audience)
+                .unwrap_or_else(|| "steelyard-api".into()),
             access_token_ttl,
             admin_email,
             admin_password,
@@ -263,28 +363,79 @@ impl Config {
 
     /// The effective configuration, secrets masked, as `check-config` prints it.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let mask = |s: &Option<Secret>| if s.is_some() { "****".to_owned() } else { "(not set)".to_owned() };
-        let target = steelyard_store::DbTarget::select(self.database_url.as_deref(), &self.data_dir);
+        let mask = |s: &Option<Secret>| {
+            if s.is_some() {
+                "****".to_owned()
+            } else {
+                "(not set)".to_owned()
+            }
+        };
+        let target =
+            steelyard_store::DbTarget::select(self.database_url.as_deref(), &self.data_dir);
         vec![
-            ("environment", format!("{:?}", self.environment).to_lowercase()),
+            (
+                "environment",
+                format!("{:?}", self.environment).to_lowercase(),
+            ),
             ("bind", self.bind.to_string()),
             ("data_dir", self.data_dir.display().to_string()),
             ("database", target.redacted()),
-            ("redis_url", self.redis_url.as_deref().map(steelyard_store::redact_url).unwrap_or_else(|| "(not set: in-process bus and limits)".into())),
+            (
+                "redis_url",
+                self.redis_url
+                    .as_deref()
+                    .map(steelyard_store::redact_url)
+                    .unwrap_or_else(|| "(not set: in-process bus and limits)".into()),
+            ),
             ("sentry_dsn", mask(&self.sentry_dsn)),
-            ("jwt_secret", if self.jwt_secret.is_some() { "****".into() } else { "(generated and kept in the data dir)".into() }),
+            (
+                "jwt_secret",
+                if self.jwt_secret.is_some() {
+                    "****".into()
+                } else {
+                    "(generated and kept in the data dir)".into()
+                },
+            ),
             ("jwt_issuer", self.jwt_issuer.clone()),
             ("jwt_audience", self.jwt_audience.clone()),
-            ("access_token_ttl_secs", self.access_token_ttl.as_secs().to_string()),
-            ("admin_email", self.admin_email.clone().unwrap_or_else(|| "(not set)".into())),
+            (
+                "access_token_ttl_secs",
+                self.access_token_ttl.as_secs().to_string(),
+            ),
+            (
+                "admin_email",
+                self.admin_email
+                    .clone()
+                    .unwrap_or_else(|| "(not set)".into()),
+            ),
             ("admin_password", mask(&self.admin_password)),
-            ("cors_origins", if self.cors_origins.is_empty() { "(none)".into() } else { self.cors_origins.join(",") }),
+            (
+                "cors_origins",
+                if self.cors_origins.is_empty() {
+                    "(none)".into()
+                } else {
+                    self.cors_origins.join(",")
+                },
+            ),
             ("body_limit_bytes", self.body_limit_bytes.to_string()),
-            ("request_timeout_secs", self.request_timeout.as_secs().to_string()),
-            ("shutdown_grace_secs", self.shutdown_grace.as_secs().to_string()),
+            (
+                "request_timeout_secs",
+                self.request_timeout.as_secs().to_string(),
+            ),
+            (
+                "shutdown_grace_secs",
+                self.shutdown_grace.as_secs().to_string(),
+            ),
             ("hsts", self.hsts.to_string()),
             ("db_max_connections", self.db_max_connections.to_string()),
-            ("log_format", if self.log_json { "json".into() } else { "pretty".into() }),
+            (
+                "log_format",
+                if self.log_json {
+                    "json".into()
+                } else {
+                    "pretty".into()
+                },
+            ),
         ]
     }
 
@@ -294,7 +445,8 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     toml::from_str(&text).map_err(|e| format!("{} is not valid: {e}", path.display()))
 }
 
@@ -303,7 +455,10 @@ mod tests {
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> Result<Config, Vec<ConfigProblem>> {
-        let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_sources(&Overrides::default(), &env)
     }
 
@@ -312,7 +467,10 @@ mod tests {
         let config = load(&[]).unwrap();
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(config.environment, Environment::Development);
-        assert_eq!(config.db_target().backend(), Some(steelyard_store::Backend::Sqlite));
+        assert_eq!(
+            config.db_target().backend(),
+            Some(steelyard_store::Backend::Sqlite)
+        );
     }
 
     #[test]
@@ -325,21 +483,48 @@ mod tests {
         ])
         .unwrap_err();
         let settings: Vec<_> = problems.iter().map(|p| p.setting.as_str()).collect();
-        assert_eq!(settings, ["STEELYARD_BIND", "DATABASE_URL", "STEELYARD_JWT_SECRET", "STEELYARD_REQUEST_TIMEOUT_SECS"]);
+        assert_eq!(
+            settings,
+            [
+                "STEELYARD_BIND",
+                "DATABASE_URL",
+                "STEELYARD_JWT_SECRET",
+                "STEELYARD_REQUEST_TIMEOUT_SECS"
+            ]
+        );
         assert!(problems.iter().all(|p| !p.fix.is_empty()));
     }
 
     #[test]
     fn production_refuses_a_weak_secret_and_accepts_a_strong_one() {
-        assert!(load(&[("STEELYARD_ENV", "production"), ("STEELYARD_JWT_SECRET", "short")]).is_err());
+        assert!(
+            load(&[
+                ("STEELYARD_ENV", "production"),
+                ("STEELYARD_JWT_SECRET", "short")
+            ])
+            .is_err()
+        );
         let strong = "x".repeat(MIN_SECRET_LEN);
-        assert!(load(&[("STEELYARD_ENV", "production"), ("STEELYARD_JWT_SECRET", &strong)]).is_ok());
+        assert!(
+            load(&[
+                ("STEELYARD_ENV", "production"),
+                ("STEELYARD_JWT_SECRET", &strong)
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
     fn secrets_are_masked_in_the_description() {
-        let config = load(&[("STEELYARD_JWT_SECRET", &"s".repeat(40)), ("DATABASE_URL", "postgres://u:pw@h/db")]).unwrap();
+        let config = load(&[
+            ("STEELYARD_JWT_SECRET", &"s".repeat(40)),
+            ("DATABASE_URL", "postgres://u:pw@h/db"),
+        ])
+        .unwrap();
         let text = format!("{:?} {:?}", config.describe(), config);
-        assert!(!text.contains(&"s".repeat(40)) && !text.contains(":pw@"), "{text}");
+        assert!(
+            !text.contains(&"s".repeat(40)) && !text.contains(":pw@"),
+            "{text}"
+        );
     }
 }

@@ -29,7 +29,9 @@ fn request_id_of(request: &Request) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|id| {
             (1..=128).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| steelyard_domain::new_id().to_string())
@@ -43,14 +45,19 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    request.extensions_mut().insert(RequestId(request_id.clone()));
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route, user = tracing::field::Empty);
 
     metrics::gauge!("http_requests_in_flight").increment(1.0);
     let response = if state.sentry_enabled {
         let hub = sentry::Hub::new_from_top(sentry::Hub::current());
         hub.configure_scope(|scope| scope.set_tag("request_id", &request_id));
-        next.run(request).bind_hub(hub).instrument(span.clone()).await
+        next.run(request)
+            .bind_hub(hub)
+            .instrument(span.clone())
+            .await
     } else {
         next.run(request).instrument(span.clone()).await
     };
@@ -79,7 +86,12 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     if status.is_server_error() && state.sentry_enabled {
         sentry::with_scope(
             |scope| scope.set_tag("request_id", &request_id),
-            || sentry::capture_message(&format!("{method} {route} answered {status}"), sentry::Level::Error),
+            || {
+                sentry::capture_message(
+                    &format!("{method} {route} answered {status}"),
+                    sentry::Level::Error,
+                )
+            },
         );
     }
     response
@@ -99,7 +111,10 @@ fn finish_problem(mut response: Response, request_id: &str) -> Response {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!("request failed with an unhandled error (panic or middleware)");
         }
-        return keep_headers(Problem::for_status(status).render(Some(request_id)), response);
+        return keep_headers(
+            Problem::for_status(status).render(Some(request_id)),
+            response,
+        );
     }
     response
 }
@@ -120,13 +135,30 @@ fn keep_headers(mut rendered: Response, original: Response) -> Response {
 }
 
 fn security_headers(headers: &mut axum::http::HeaderMap, hsts: bool) {
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     if hsts {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
 }
 

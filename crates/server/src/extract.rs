@@ -3,11 +3,11 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use futures::StreamExt;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use steelyard_domain::{FieldError, FieldErrors};
@@ -50,7 +50,10 @@ pub async fn read_json_body(req: Request) -> Result<Bytes, Problem> {
     if !json_type {
         return Err(Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
-    let limit = req.extensions().get::<BodyLimit>().map_or(2 * 1024 * 1024, |l| l.0);
+    let limit = req
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(2 * 1024 * 1024, |l| l.0);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -84,22 +87,37 @@ fn json_problem(rejection: JsonRejection) -> Problem {
         JsonRejection::JsonDataError(error) => {
             // serde's message names the field and what was wrong ("name: invalid type …").
             let text = error.body_text();
-            let detail = text.split_once(": ").map_or(text.as_str(), |(_, rest)| rest).to_owned();
+            let detail = text
+                .split_once(": ")
+                .map_or(text.as_str(), |(_, rest)| rest)
+                .to_owned();
             let field = detail
                 .split_once(':')
                 .map(|(path, _)| path.trim().to_owned())
                 .filter(|p| !p.contains(' '))
                 .unwrap_or_else(|| "body".into());
-            Problem::validation(vec![FieldError { field, code: "invalid", message: detail }])
+            Problem::validation(vec![FieldError {
+                field,
+                code: "invalid",
+                message: detail,
+            }])
         }
-        JsonRejection::JsonSyntaxError(_) => {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "the body is not valid JSON")
+        JsonRejection::JsonSyntaxError(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "the body is not valid JSON",
+        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
         }
-        JsonRejection::MissingJsonContentType(_) => Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
         JsonRejection::BytesRejection(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE)
         }
-        other => Problem::new(other.status(), "bad-request", "the request body could not be read"),
+        other => Problem::new(
+            other.status(),
+            "bad-request",
+            "the request body could not be read",
+        ),
     }
 }
 
@@ -164,7 +182,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
             return Ok(Self(None));
         }
         parse_etag(text).map(|v| Self(Some(v))).ok_or_else(|| {
-            Problem::new(StatusCode::PRECONDITION_FAILED, "stale-version", "If-Match names no current version")
+            Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "stale-version",
+                "If-Match names no current version",
+            )
         })
     }
 }
@@ -190,11 +212,18 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
             return Ok(Self(None));
         };
         match value.to_str() {
-            Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(key)
+                if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
                 Ok(Self(Some(key.to_owned())))
             }
             _ => Err(Problem::validation(
-                FieldErrors::single("Idempotency-Key", "invalid", "must be 1 to 255 visible ASCII characters").into_vec(),
+                FieldErrors::single(
+                    "Idempotency-Key",
+                    "invalid",
+                    "must be 1 to 255 visible ASCII characters",
+                )
+                .into_vec(),
             )),
         }
     }
@@ -210,12 +239,24 @@ pub fn with_etag<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Re
 /// `201 Created` with `Location` and `ETag`, from the JSON text of the record (fresh or replayed).
 pub fn created(location: &str, version: i64, json: String) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::ETAG, etag(version));
     if let Ok(value) = HeaderValue::from_str(location) {
         headers.insert(header::LOCATION, value);
     }
     (StatusCode::CREATED, headers, json).into_response()
+}
+
+impl<T: DeserializeOwned> ApiJson<T> {
+    /// Parses already-read bytes with the same error mapping as the extractor.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Problem> {
+        axum::Json::<T>::from_bytes(bytes)
+            .map(|axum::Json(v)| Self(v))
+            .map_err(json_problem)
+    }
 }
 
 #[cfg(test)]
@@ -228,12 +269,5 @@ mod tests {
         assert_eq!(parse_etag("W/\"7\""), Some(7));
         assert_eq!(parse_etag("7"), None);
         assert_eq!(parse_etag("\"seven\""), None);
-    }
-}
-
-impl<T: DeserializeOwned> ApiJson<T> {
-    /// Parses already-read bytes with the same error mapping as the extractor.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Problem> {
-        axum::Json::<T>::from_bytes(bytes).map(|axum::Json(v)| Self(v)).map_err(json_problem)
     }
 }

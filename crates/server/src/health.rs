@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use steelyard_domain::access::Permission;
 use utoipa::ToSchema;
@@ -45,7 +45,11 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, Proble
         Ok(Json(Status { status: "ok" }))
     } else {
         tracing::warn!(down = ?down, "not ready");
-        Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", format!("unavailable: {}", down.join(", "))))
+        Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            format!("unavailable: {}", down.join(", ")),
+        ))
     }
 }
 
@@ -80,7 +84,10 @@ pub struct MigrationView {
 /// Version, uptime, backend, pool, migrations and memory; administrators only.
 #[utoipa::path(get, path = "/health/detailed", tag = "health", security(("bearer" = [])),
     responses((status = 200, body = DetailedHealth), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn detailed(State(state): State<AppState>, Authenticated(ctx): Authenticated) -> ApiResult<Json<DetailedHealth>> {
+pub async fn detailed(
+    State(state): State<AppState>,
+    Authenticated(ctx): Authenticated,
+) -> ApiResult<Json<DetailedHealth>> {
     ctx.require(Permission::SYSTEM_HEALTH)?;
     let db = &state.app.db;
     let database = match db.ping().await {
@@ -89,7 +96,10 @@ pub async fn detailed(State(state): State<AppState>, Authenticated(ctx): Authent
     };
     let redis = match &state.redis {
         None => "not configured".to_owned(),
-        Some(link) => link.ping().await.map_or_else(|e| format!("down: {e}"), |()| "ok".to_owned()),
+        Some(link) => link
+            .ping()
+            .await
+            .map_or_else(|e| format!("down: {e}"), |()| "ok".to_owned()),
     };
     let pool = db.pool_stats();
     let migrations = db
@@ -97,7 +107,10 @@ pub async fn detailed(State(state): State<AppState>, Authenticated(ctx): Authent
         .await
         .map_err(steelyard_services::Error::from)?
         .into_iter()
-        .map(|m| MigrationView { version: m.version, description: m.description })
+        .map(|m| MigrationView {
+            version: m.version,
+            description: m.description,
+        })
         .collect();
     Ok(Json(DetailedHealth {
         status: if database == "ok" { "ok" } else { "degraded" },
@@ -106,7 +119,11 @@ pub async fn detailed(State(state): State<AppState>, Authenticated(ctx): Authent
         backend: db.backend().name(),
         database,
         redis,
-        pool: PoolView { size: pool.size, idle: pool.idle, max: pool.max },
+        pool: PoolView {
+            size: pool.size,
+            idle: pool.idle,
+            max: pool.max,
+        },
         migrations,
         memory_rss_bytes: resident_memory(),
     }))
@@ -124,7 +141,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         metrics::gauge!("process_resident_memory_bytes").set(rss as f64);
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

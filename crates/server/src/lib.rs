@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use steelyard_services::{App, identity};
 use steelyard_store::{Db, PoolSettings};
@@ -41,14 +41,17 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
                 .expect("static buckets are valid")
                 .build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed");
             }
-            metrics::gauge!("steelyard_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            metrics::gauge!("steelyard_build_info", "version" => env!("CARGO_PKG_VERSION"))
+                .set(1.0);
             handle
         })
         .clone()
@@ -73,12 +76,21 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 /// The whole application with its middleware, ready to serve.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The application with `extra` routes behind the same middleware (tests add slow and
+/// panicking routes this way).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let config = state.config.clone();
     let (routes, mut doc) = api_routes();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(
-            config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()),
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
         ))
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
@@ -88,14 +100,25 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static(edge::REQUEST_ID),
         ])
-        .expose_headers([axum::http::header::ETAG, axum::http::header::LOCATION, HeaderName::from_static(edge::REQUEST_ID)]);
+        .expose_headers([
+            axum::http::header::ETAG,
+            axum::http::header::LOCATION,
+            HeaderName::from_static(edge::REQUEST_ID),
+        ]);
     routes
+        .merge(extra)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", doc))
         .fallback(edge::not_found)
         .layer(axum::Extension(extract::BodyLimit(config.body_limit_bytes)))
         .layer(CatchPanicLayer::custom(edge::panic_response))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, config.request_timeout))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), edge::observe))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            edge::observe,
+        ))
         .layer(CompressionLayer::new())
         .layer(cors)
         .with_state(state)
@@ -104,7 +127,10 @@ pub fn router(state: AppState) -> Router {
 /// Connects, migrates, makes sure an administrator exists, and builds the shared state.
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let target = config.db_target();
-    let settings = PoolSettings { max_connections: config.db_max_connections, ..Default::default() };
+    let settings = PoolSettings {
+        max_connections: config.db_max_connections,
+        ..Default::default()
+    };
     let db = Db::connect(&target, &settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", target.redacted()))?;
@@ -113,7 +139,11 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     ensure_admin(&config, &app).await?;
     let secret = auth::load_secret(&config, &app).await?;
     let keys = auth::Keys::new(&secret, &config);
-    let redis = config.redis_url.as_deref().map(redis_link::RedisLink::connect).transpose()?;
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(redis_link::RedisLink::connect)
+        .transpose()?;
     Ok(AppState {
         app,
         keys: Arc::new(keys),
@@ -128,20 +158,26 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
 /// The first administrator: from STEELYARD_ADMIN_EMAIL/PASSWORD when set, otherwise created
 /// on the first start of an empty database with a generated password, printed once.
 async fn ensure_admin(config: &Config, app: &App) -> anyhow::Result<()> {
-    match (&config.admin_email, &config.admin_password) {
-        (Some(email), Some(password)) => {
-            if identity::ensure_super_admin(app, email, &password.0).await?.is_some() {
-                tracing::info!(email = %email, "created the administrator from STEELYARD_ADMIN_EMAIL");
-            }
+    if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
+        if identity::ensure_super_admin(app, email, &password.0)
+            .await?
+            .is_some()
+        {
+            tracing::info!(email = %email, "created the administrator from STEELYARD_ADMIN_EMAIL");
         }
-        _ if !identity::has_users(app).await? => {
-            let password = identity::generate_password();
-            let email = "admin@steelyard.local";
-            if identity::ensure_super_admin(app, email, &password).await?.is_some() {
-                println!("Created the first administrator. Sign in with:\n  email:    {email}\n  password: {password}\nThis password is shown only once.");
-            }
+        return Ok(());
+    }
+    if !identity::has_users(app).await? {
+        let password = identity::generate_password();
+        let email = "admin@steelyard.local";
+        if identity::ensure_super_admin(app, email, &password)
+            .await?
+            .is_some()
+        {
+            println!(
+                "Created the first administrator. Sign in with:\n  email:    {email}\n  password: {password}\nThis password is shown only once."
+            );
         }
-        _ => {}
     }
     Ok(())
 }
@@ -154,14 +190,28 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
     let db = state.app.db.clone();
-    let app = router(state);
+    serve_router(router(state), grace, db, listener, shutdown).await
+}
+
+/// Serves `app` until `shutdown`, then finishes requests in flight within `grace` and closes
+/// the database.
+pub async fn serve_router(
+    app: Router,
+    grace: std::time::Duration,
+    db: Db,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing requests in flight");
-            let _ = stopping_tx.send(());
-        });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections, finishing requests in flight");
+        let _ = stopping_tx.send(());
+    });
     let deadline = async move {
         if stopping_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

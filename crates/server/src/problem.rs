@@ -61,19 +61,38 @@ impl Problem {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid access token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid access token is required",
+        )
     }
 
     /// The generic problem for an error status produced outside a handler.
     pub fn for_status(status: StatusCode) -> Self {
         let (slug, detail) = match status.as_u16() {
             404 => ("not-found", "no such resource"),
-            405 => ("method-not-allowed", "this resource does not support that method; see the Allow header"),
-            408 | 503 => ("unavailable", "the request could not be completed in time; retry later"),
-            413 => ("payload-too-large", "the request body is larger than the server accepts"),
-            415 => ("unsupported-media-type", "send the body as application/json"),
+            405 => (
+                "method-not-allowed",
+                "this resource does not support that method; see the Allow header",
+            ),
+            408 | 503 => (
+                "unavailable",
+                "the request could not be completed in time; retry later",
+            ),
+            413 => (
+                "payload-too-large",
+                "the request body is larger than the server accepts",
+            ),
+            415 => (
+                "unsupported-media-type",
+                "send the body as application/json",
+            ),
             400 => ("bad-request", "the request could not be read"),
-            s if s >= 500 => ("internal", "an internal error occurred; quote the request id when reporting it"),
+            s if s >= 500 => (
+                "internal",
+                "an internal error occurred; quote the request id when reporting it",
+            ),
             _ => ("error", "the request failed"),
         };
         Self::new(status, slug, detail)
@@ -92,7 +111,9 @@ impl Problem {
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         if let Some(seconds) = self.retry_after_seconds {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -135,7 +156,11 @@ impl From<Error> for Problem {
             ),
             Error::Unavailable(what) => {
                 tracing::warn!(dependency = %what, "dependency unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a dependency is unavailable; retry later",
+                )
             }
             Error::Internal(text) => {
                 tracing::error!(error = %text, "internal error");

@@ -54,7 +54,10 @@ impl RedisLink {
     pub async fn ping(&self) -> Result<(), String> {
         let mut manager = self.manager().await.ok_or("not connected")?;
         let command = redis::cmd("PING");
-        let pong = tokio::time::timeout(Duration::from_secs(2), command.query_async::<String>(&mut manager));
+        let pong = tokio::time::timeout(
+            Duration::from_secs(2),
+            command.query_async::<String>(&mut manager),
+        );
         match pong.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),

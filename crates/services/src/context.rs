@@ -16,7 +16,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(actor: Actor, request_id: Option<String>) -> Self {
-        Self { actor, request_id, idempotency: None }
+        Self {
+            actor,
+            request_id,
+            idempotency: None,
+        }
     }
 
     /// The server acting on its own behalf (start-up, CLI, seeding).
@@ -31,11 +35,18 @@ impl Ctx {
 
     /// The explicit authorization check a service makes before acting.
     pub fn require(&self, permission: Permission) -> Result<()> {
-        if self.actor.may(permission) { Ok(()) } else { Err(Error::Forbidden(permission)) }
+        if self.actor.may(permission) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(permission))
+        }
     }
 
     pub(crate) fn origin(&self) -> Origin {
-        Origin { actor: self.actor.subject.clone(), request_id: self.request_id.clone() }
+        Origin {
+            actor: self.actor.subject.clone(),
+            request_id: self.request_id.clone(),
+        }
     }
 }
 
@@ -54,7 +65,10 @@ impl IdempotencyKey {
             hasher.update((part.len() as u64).to_be_bytes());
             hasher.update(part);
         }
-        Self { key, fingerprint: hex::encode(hasher.finalize()) }
+        Self {
+            key,
+            fingerprint: hex::encode(hasher.finalize()),
+        }
     }
 
     /// Keys belong to one caller: the same key from two users names two requests.
@@ -62,7 +76,12 @@ impl IdempotencyKey {
         actor.subject.clone()
     }
 
-    pub(crate) fn record(&self, actor: &Actor, status: u16, body: &impl serde::Serialize) -> Result<IdempotencyRecord> {
+    pub(crate) fn record(
+        &self,
+        actor: &Actor,
+        status: u16,
+        body: &impl serde::Serialize,
+    ) -> Result<IdempotencyRecord> {
         Ok(IdempotencyRecord {
             scope: Self::scope(actor),
             key: self.key.clone(),
@@ -81,13 +100,20 @@ pub struct Replay {
 }
 
 /// Looks up an earlier response to this key; a key reused for another request is an error.
-pub async fn find_replay(app: &crate::App, actor: &Actor, key: &IdempotencyKey) -> Result<Option<Replay>> {
-    let found = steelyard_store::idempotency::find(&app.db, &IdempotencyKey::scope(actor), &key.key).await?;
+pub async fn find_replay(
+    app: &crate::App,
+    actor: &Actor,
+    key: &IdempotencyKey,
+) -> Result<Option<Replay>> {
+    let found =
+        steelyard_store::idempotency::find(&app.db, &IdempotencyKey::scope(actor), &key.key)
+            .await?;
     match found {
         None => Ok(None),
-        Some(record) if record.fingerprint == key.fingerprint => {
-            Ok(Some(Replay { status: record.status, body: record.body }))
-        }
+        Some(record) if record.fingerprint == key.fingerprint => Ok(Some(Replay {
+            status: record.status,
+            body: record.body,
+        })),
         Some(_) => Err(Error::IdempotencyKeyReused),
     }
 }

@@ -43,7 +43,9 @@ impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => Self::NotFound("record"),
-            StoreError::Duplicate(what) => Self::Conflict(format!("a record with the same key exists ({what})")),
+            StoreError::Duplicate(what) => {
+                Self::Conflict(format!("a record with the same key exists ({what})"))
+            }
             StoreError::Stale => Self::Stale { current: 0 },
             other => Self::Internal(other.to_string()),
         }

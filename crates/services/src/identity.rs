@@ -1,7 +1,7 @@
 //! Users and sign-in: the first administrator, password checks, and the actor a user becomes.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::Serialize;
 use steelyard_domain::access::{Actor, DataScope};
 use steelyard_domain::event::NewEvent;
@@ -33,7 +33,12 @@ impl From<&UserRow> for User {
             display_name: row.display_name.clone(),
             status: row.status.clone(),
             is_super_admin: row.is_super_admin,
-            scope: if row.is_super_admin { "SUPER_ADMIN" } else { "INTERNAL" }.into(),
+            scope: if row.is_super_admin {
+                "SUPER_ADMIN"
+            } else {
+                "INTERNAL"
+            }
+            .into(),
         }
     }
 }
@@ -71,7 +76,11 @@ pub async fn hash_password(password: String) -> Result<String> {
 async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -83,7 +92,9 @@ pub fn generate_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    let body: String = (0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
+    let body: String = (0..20)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("{body}-7a")
 }
 
@@ -94,7 +105,9 @@ pub async fn ensure_super_admin(app: &App, email: &str, password: &str) -> Resul
         return Ok(None);
     }
     if let Err(why) = check_password_policy(password) {
-        return Err(Error::Validation(steelyard_domain::FieldErrors::single("password", "weak", why)));
+        return Err(Error::Validation(steelyard_domain::FieldErrors::single(
+            "password", "weak", why,
+        )));
     }
     let now = steelyard_store::now();
     let row = UserRow {
@@ -115,7 +128,14 @@ pub async fn ensure_super_admin(app: &App, email: &str, password: &str) -> Resul
         other => other?,
     }
     let user = User::from(&row);
-    tx.record(NewEvent::of_change(PLATFORM_ORG, "user", row.id, "user.created", None, &user));
+    tx.record(NewEvent::of_change(
+        PLATFORM_ORG,
+        "user",
+        row.id,
+        "user.created",
+        None,
+        &user,
+    ));
     app.commit(tx).await?;
     Ok(Some(user))
 }

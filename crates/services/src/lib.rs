@@ -7,9 +7,9 @@
 //! call the same functions.
 
 pub mod bus;
-pub mod identity;
 mod context;
 mod error;
+pub mod identity;
 pub mod organizations;
 
 pub use bus::Bus;
@@ -28,7 +28,10 @@ pub struct App {
 
 impl App {
     pub fn new(db: Db) -> Self {
-        Self { db, bus: Bus::default() }
+        Self {
+            db,
+            bus: Bus::default(),
+        }
     }
 
     /// Starts the one write transaction of a service call.

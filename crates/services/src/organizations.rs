@@ -21,8 +21,17 @@ pub async fn create(app: &App, ctx: &Ctx, draft: OrganizationDraft) -> Result<Or
     let new = NewOrganization::parse(draft)?;
     let org = Organization::create(steelyard_domain::new_id(), new, steelyard_store::now());
     let mut tx = app.begin(ctx).await?;
-    store::insert(&mut tx, &org).await.map_err(|e| name_taken(e, &org.name))?;
-    tx.record(NewEvent::of_change(org.id, AGGREGATE, org.id, "organization.created", None, &org));
+    store::insert(&mut tx, &org)
+        .await
+        .map_err(|e| name_taken(e, &org.name))?;
+    tx.record(NewEvent::of_change(
+        org.id,
+        AGGREGATE,
+        org.id,
+        "organization.created",
+        None,
+        &org,
+    ));
     if let Some(key) = &ctx.idempotency {
         tx.remember_response(key.record(&ctx.actor, 201, &org)?);
     }
@@ -34,11 +43,18 @@ pub async fn create(app: &App, ctx: &Ctx, draft: OrganizationDraft) -> Result<Or
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
 pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<Organization> {
     ctx.require(Permission::ORGANIZATION_READ)?;
-    store::get(&app.db, &ctx.actor.scope, id).await.map_err(not_found)
+    store::get(&app.db, &ctx.actor.scope, id)
+        .await
+        .map_err(not_found)
 }
 
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject))]
-pub async fn list(app: &App, ctx: &Ctx, filter: &OrganizationFilter, page: PageRequest) -> Result<Page<Organization>> {
+pub async fn list(
+    app: &App,
+    ctx: &Ctx,
+    filter: &OrganizationFilter,
+    page: PageRequest,
+) -> Result<Page<Organization>> {
     ctx.require(Permission::ORGANIZATION_READ)?;
     Ok(store::list(&app.db, &ctx.actor.scope, filter, page).await?)
 }
@@ -55,29 +71,62 @@ pub async fn update(
     ctx.require(Permission::ORGANIZATION_UPDATE)?;
     let expected_version = expected_version.ok_or(Error::PreconditionRequired)?;
     let patch = OrganizationPatch::parse(draft)?;
-    change(app, ctx, id, Some(expected_version), "organization.updated", |org| {
-        org.apply(patch, steelyard_store::now())
-    })
+    change(
+        app,
+        ctx,
+        id,
+        Some(expected_version),
+        "organization.updated",
+        |org| org.apply(patch, steelyard_store::now()),
+    )
     .await
 }
 
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
-pub async fn archive(app: &App, ctx: &Ctx, id: Uuid, expected_version: Option<i64>) -> Result<Organization> {
+pub async fn archive(
+    app: &App,
+    ctx: &Ctx,
+    id: Uuid,
+    expected_version: Option<i64>,
+) -> Result<Organization> {
     ctx.require(Permission::ORGANIZATION_ARCHIVE)?;
-    change(app, ctx, id, expected_version, "organization.archived", |org| org.archive(steelyard_store::now())).await
+    change(
+        app,
+        ctx,
+        id,
+        expected_version,
+        "organization.archived",
+        |org| org.archive(steelyard_store::now()),
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
-pub async fn restore(app: &App, ctx: &Ctx, id: Uuid, expected_version: Option<i64>) -> Result<Organization> {
+pub async fn restore(
+    app: &App,
+    ctx: &Ctx,
+    id: Uuid,
+    expected_version: Option<i64>,
+) -> Result<Organization> {
     ctx.require(Permission::ORGANIZATION_ARCHIVE)?;
-    change(app, ctx, id, expected_version, "organization.restored", |org| org.restore(steelyard_store::now())).await
+    change(
+        app,
+        ctx,
+        id,
+        expected_version,
+        "organization.restored",
+        |org| org.restore(steelyard_store::now()),
+    )
+    .await
 }
 
 /// Every recorded change of one organization, oldest first.
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]
 pub async fn history(app: &App, ctx: &Ctx, id: Uuid) -> Result<Vec<EventRecord>> {
     ctx.require(Permission::ORGANIZATION_READ)?;
-    store::get(&app.db, &ctx.actor.scope, id).await.map_err(not_found)?;
+    store::get(&app.db, &ctx.actor.scope, id)
+        .await
+        .map_err(not_found)?;
     Ok(steelyard_store::events::for_aggregate(&app.db, id, AGGREGATE, id).await?)
 }
 
@@ -94,7 +143,9 @@ where
     F: FnOnce(&Organization) -> Result<Organization, steelyard_domain::organization::StateConflict>,
 {
     let mut tx: Tx = app.begin(ctx).await?;
-    let current = store::get_in(&mut tx, &ctx.actor.scope, id).await.map_err(not_found)?;
+    let current = store::get_in(&mut tx, &ctx.actor.scope, id)
+        .await
+        .map_err(not_found)?;
     check_version(current.version, expected_version)?;
     let next = rule(&current).map_err(|conflict| Error::Conflict(conflict.0))?;
     let event = NewEvent::of_change(id, AGGREGATE, id, kind, Some(&current), &next);
@@ -103,7 +154,9 @@ where
         return Ok(current);
     }
     store::update(&mut tx, &next).await.map_err(|e| match e {
-        StoreError::Stale => Error::Stale { current: current.version },
+        StoreError::Stale => Error::Stale {
+            current: current.version,
+        },
         other => name_taken(other, &next.name),
     })?;
     tx.record(event);
@@ -127,7 +180,9 @@ fn not_found(error: StoreError) -> Error {
 
 fn name_taken(error: StoreError, name: &str) -> Error {
     match error {
-        StoreError::Duplicate(what) if what.contains("name_key") || what.contains("organizations") => {
+        StoreError::Duplicate(what)
+            if what.contains("name_key") || what.contains("organizations") =>
+        {
             Error::Conflict(format!("an organization named {name:?} already exists"))
         }
         other => other.into(),

@@ -10,7 +10,11 @@ use steelyard_server::config::{Config, Overrides};
 use steelyard_store::{Db, PoolSettings};
 
 #[derive(Debug, Parser)]
-#[command(name = "steelyard", version, about = "Steelyard: an ERP server for manufacturers and traders")]
+#[command(
+    name = "steelyard",
+    version,
+    about = "Steelyard: an ERP server for manufacturers and traders"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,7 +72,11 @@ struct Storage {
 
 impl Storage {
     fn overrides(&self, bind: Option<String>) -> Overrides {
-        Overrides { bind, data_dir: self.data_dir.clone(), config_file: self.config.clone() }
+        Overrides {
+            bind,
+            data_dir: self.data_dir.clone(),
+            config_file: self.config.clone(),
+        }
     }
 }
 
@@ -79,14 +87,24 @@ fn main() -> ExitCode {
             println!("steelyard {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
-        Command::Serve { ref bind, ref storage } => (storage.overrides(bind.clone()), &cli.command),
-        Command::Migrate { ref storage } | Command::CheckConfig { ref storage } => (storage.overrides(None), &cli.command),
-        Command::Audit { command: AuditCommand::Verify { ref storage } } => (storage.overrides(None), &cli.command),
+        Command::Serve {
+            ref bind,
+            ref storage,
+        } => (storage.overrides(bind.clone()), &cli.command),
+        Command::Migrate { ref storage } | Command::CheckConfig { ref storage } => {
+            (storage.overrides(None), &cli.command)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { ref storage },
+        } => (storage.overrides(None), &cli.command),
     };
     let config = match Config::load(&overrides) {
         Ok(config) => config,
         Err(problems) => {
-            eprintln!("steelyard: the configuration has {} problem(s):", problems.len());
+            eprintln!(
+                "steelyard: the configuration has {} problem(s):",
+                problems.len()
+            );
             for problem in &problems {
                 eprintln!("  - {problem}");
             }
@@ -106,7 +124,10 @@ fn main() -> ExitCode {
         options.environment = Some(format!("{:?}", config.environment).to_lowercase().into());
         sentry::init((dsn.0.as_str(), options))
     });
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("steelyard: cannot start the async runtime: {error}");
@@ -134,9 +155,16 @@ fn main() -> ExitCode {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
-        builder.json().with_current_span(true).with_span_list(true).flatten_event(true).init();
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .flatten_event(true)
+            .init();
     } else {
         builder.init();
     }
@@ -182,12 +210,18 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
     db.close().await;
     match report.first_break {
         None => {
-            println!("ok: {} events in {} chains verified", report.events, report.organizations);
+            println!(
+                "ok: {} events in {} chains verified",
+                report.events, report.organizations
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some((org, broken)) => {
             println!("TAMPERED: organization {org}: {broken}");
-            println!("({} events verified before the break)", report.events.saturating_sub(1));
+            println!(
+                "({} events verified before the break)",
+                report.events.saturating_sub(1)
+            );
             Ok(ExitCode::FAILURE)
         }
     }

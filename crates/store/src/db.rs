@@ -35,7 +35,9 @@ impl DbTarget {
         match self {
             Self::SqliteFile(_) => Some(Backend::Sqlite),
             Self::Url(url) if url.starts_with("sqlite:") => Some(Backend::Sqlite),
-            Self::Url(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Self::Url(url)
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+            {
                 Some(Backend::Postgres)
             }
             Self::Url(_) => None,
@@ -101,7 +103,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -154,7 +159,12 @@ impl Db {
                     .acquire_timeout(settings.acquire_timeout)
                     .connect_with(options)
                     .await?;
-                Self { read: pool.clone(), write: pool, backend, max_connections: settings.max_connections }
+                Self {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                    max_connections: settings.max_connections,
+                }
             }
             Backend::Sqlite => {
                 let write = sqlite_pool(1, settings.acquire_timeout * 6)
@@ -164,7 +174,12 @@ impl Db {
                 let read = sqlite_pool(settings.max_connections, settings.acquire_timeout)
                     .connect_with(options)
                     .await?;
-                Self { read, write, backend, max_connections: settings.max_connections + 1 }
+                Self {
+                    read,
+                    write,
+                    backend,
+                    max_connections: settings.max_connections + 1,
+                }
             }
         };
         Ok(db)
@@ -183,11 +198,19 @@ impl Db {
 
     /// Migrations this binary knows that the database has not applied yet.
     pub async fn pending_migrations(&self) -> Result<Vec<MigrationInfo>> {
-        let applied: Vec<i64> = self.applied_migrations().await?.iter().map(|m| m.version).collect();
+        let applied: Vec<i64> = self
+            .applied_migrations()
+            .await?
+            .iter()
+            .map(|m| m.version)
+            .collect();
         Ok(MIGRATOR
             .iter()
             .filter(|m| !applied.contains(&m.version))
-            .map(|m| MigrationInfo { version: m.version, description: m.description.to_string() })
+            .map(|m| MigrationInfo {
+                version: m.version,
+                description: m.description.to_string(),
+            })
             .collect())
     }
 
@@ -201,7 +224,10 @@ impl Db {
             Ok(rows) => rows
                 .iter()
                 .map(|row| {
-                    Ok(MigrationInfo { version: row.try_get(0)?, description: row.try_get(1)? })
+                    Ok(MigrationInfo {
+                        version: row.try_get(0)?,
+                        description: row.try_get(1)?,
+                    })
                 })
                 .collect(),
             // No migrations table yet: nothing applied.
@@ -226,7 +252,11 @@ impl Db {
             size += self.write.size();
             idle += self.write.num_idle() as u32;
         }
-        PoolStats { size, idle, max: self.max_connections }
+        PoolStats {
+            size,
+            idle,
+            max: self.max_connections,
+        }
     }
 
     /// Waits for checked-out connections to return, then closes every connection.
@@ -263,7 +293,10 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_logs() {
-        assert_eq!(redact_url("postgres://app:s3cret@db:5432/erp"), "postgres://app:****@db:5432/erp");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/erp"),
+            "postgres://app:****@db:5432/erp"
+        );
         assert_eq!(redact_url("postgres://app@db/erp"), "postgres://app@db/erp");
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
@@ -275,7 +308,10 @@ mod tests {
             DbTarget::select(None, dir),
             DbTarget::SqliteFile(dir.join("steelyard.db"))
         );
-        assert_eq!(DbTarget::select(Some("postgres://x/y"), dir).backend(), Some(Backend::Postgres));
+        assert_eq!(
+            DbTarget::select(Some("postgres://x/y"), dir).backend(),
+            Some(Backend::Postgres)
+        );
         assert_eq!(DbTarget::select(Some("mysql://x/y"), dir).backend(), None);
     }
 }

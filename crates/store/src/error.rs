@@ -25,7 +25,10 @@ impl From<sqlx::Error> for StoreError {
         if let Some(db_error) = error.as_database_error()
             && db_error.is_unique_violation()
         {
-            let name = db_error.constraint().unwrap_or_else(|| db_error.message()).to_owned();
+            let name = db_error
+                .constraint()
+                .unwrap_or_else(|| db_error.message())
+                .to_owned();
             return Self::Duplicate(name);
         }
         if matches!(error, sqlx::Error::RowNotFound) {

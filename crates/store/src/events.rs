@@ -14,7 +14,12 @@ const COLUMNS: &str = "org_id, seq, id, aggregate_type, aggregate_id, kind, acto
                        occurred_at, data, changes, prev_hash, hash";
 
 /// Every event of one aggregate, oldest first.
-pub async fn for_aggregate(db: &Db, org_id: Uuid, aggregate_type: &str, aggregate_id: Uuid) -> Result<Vec<EventRecord>> {
+pub async fn for_aggregate(
+    db: &Db,
+    org_id: Uuid,
+    aggregate_type: &str,
+    aggregate_id: Uuid,
+) -> Result<Vec<EventRecord>> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM events WHERE org_id = $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY seq"
     ))
@@ -38,7 +43,11 @@ pub struct VerifyReport {
 /// Walks every organization's chain in seq order, streaming rows, and stops at the first
 /// break. Also checks each chain head against its last event, so a deleted tail is found.
 pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
-    let mut report = VerifyReport { organizations: 0, events: 0, first_break: None };
+    let mut report = VerifyReport {
+        organizations: 0,
+        events: 0,
+        first_break: None,
+    };
     let sql = format!("SELECT {COLUMNS} FROM events ORDER BY org_id, seq");
     let mut stream = sqlx::query(&sql).fetch(&db.read);
     let mut current: Option<(Uuid, ChainVerifier)> = None;
@@ -69,11 +78,18 @@ pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
     for head in heads {
         let org = parse_uuid(&head.try_get::<String, _>(0)?)?;
         let head_seq: i64 = head.try_get(1)?;
-        let verified = heads_to_check.iter().find(|(o, _)| *o == org).map_or(0, |(_, seq)| *seq);
+        let verified = heads_to_check
+            .iter()
+            .find(|(o, _)| *o == org)
+            .map_or(0, |(_, seq)| *seq);
         if verified != head_seq {
             report.first_break = Some((
                 org,
-                ChainBreak::Missing { previous: verified, seq: verified + 1, seq_found: head_seq },
+                ChainBreak::Missing {
+                    previous: verified,
+                    seq: verified + 1,
+                    seq_found: head_seq,
+                },
             ));
             break;
         }

@@ -56,7 +56,8 @@ pub(crate) async fn insert(conn: &mut AnyConnection, record: &IdempotencyRecord)
 
 /// Forgets keys older than `max_age`; a retry after that is a new request.
 pub async fn purge_older_than(db: &Db, max_age: std::time::Duration) -> Result<u64> {
-    let cutoff = time::to_micros(time::now()) - i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
+    let cutoff =
+        time::to_micros(time::now()) - i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
     let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
         .bind(cutoff)
         .execute(&db.write)

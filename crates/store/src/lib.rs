@@ -11,9 +11,11 @@ mod error;
 pub mod events;
 pub mod idempotency;
 pub mod organizations;
-pub mod users;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 mod tx;
+pub mod users;
 
 pub use db::{Backend, Db, DbTarget, MigrationInfo, PoolSettings, PoolStats, redact_url};
 pub use error::StoreError;

@@ -86,11 +86,13 @@ async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Res
     if !scope.sees_org(id) {
         return Err(StoreError::NotFound);
     }
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM organizations WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM organizations WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     from_row(&row)
 }
 
@@ -113,8 +115,17 @@ pub async fn list(
     if let Some(status) = filter.status {
         bind(&mut sql, " AND status = ?", status.as_str().to_owned());
     }
-    if let Some(q) = filter.q.as_deref().map(search_key).filter(|q| !q.is_empty()) {
-        bind(&mut sql, " AND name_key LIKE ? ESCAPE '\\'", format!("%{}%", escape_like(&q)));
+    if let Some(q) = filter
+        .q
+        .as_deref()
+        .map(search_key)
+        .filter(|q| !q.is_empty())
+    {
+        bind(
+            &mut sql,
+            " AND name_key LIKE ? ESCAPE '\\'",
+            format!("%{}%", escape_like(&q)),
+        );
     }
     if let Some(after) = page.after {
         bind(&mut sql, " AND id > ?", after.to_string());
@@ -131,7 +142,9 @@ pub async fn list(
 
 /// Escapes LIKE's wildcards so a search for `50%` means the text "50%".
 pub(crate) fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 fn from_row(row: &AnyRow) -> Result<Organization> {
@@ -142,10 +155,14 @@ fn from_row(row: &AnyRow) -> Result<Organization> {
         legal_name: row.try_get("legal_name")?,
         tax_id: row.try_get("tax_id")?,
         base_currency: row.try_get("base_currency")?,
-        status: OrgStatus::parse(&status).map_err(|_| StoreError::Corrupt(format!("status {status:?}")))?,
+        status: OrgStatus::parse(&status)
+            .map_err(|_| StoreError::Corrupt(format!("status {status:?}")))?,
         version: row.try_get("version")?,
         created_at: from_micros(row.try_get("created_at")?)?,
         updated_at: from_micros(row.try_get("updated_at")?)?,
-        archived_at: row.try_get::<Option<i64>, _>("archived_at")?.map(from_micros).transpose()?,
+        archived_at: row
+            .try_get::<Option<i64>, _>("archived_at")?
+            .map(from_micros)
+            .transpose()?,
     })
 }

@@ -20,5 +20,6 @@ pub fn now() -> DateTime<Utc> {
 }
 
 pub fn parse_uuid(raw: &str) -> Result<uuid::Uuid, StoreError> {
-    raw.parse().map_err(|_| StoreError::Corrupt(format!("bad id {raw:?}")))
+    raw.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad id {raw:?}")))
 }

@@ -37,7 +37,13 @@ impl Db {
             Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.write.begin().await?,
         };
-        Ok(Tx { inner, backend: self.backend(), origin, events: Vec::new(), idempotency: None })
+        Ok(Tx {
+            inner,
+            backend: self.backend(),
+            origin,
+            events: Vec::new(),
+            idempotency: None,
+        })
     }
 }
 
@@ -106,12 +112,14 @@ impl Tx {
                 insert_event(&mut self.inner, &record).await?;
                 stored.push(record);
             }
-            sqlx::query("UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 WHERE org_id = $3")
-                .bind(seq)
-                .bind(&hash)
-                .bind(&org)
-                .execute(&mut *self.inner)
-                .await?;
+            sqlx::query(
+                "UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 WHERE org_id = $3",
+            )
+            .bind(seq)
+            .bind(&hash)
+            .bind(&org)
+            .execute(&mut *self.inner)
+            .await?;
         }
         Ok(stored)
     }

@@ -23,7 +23,8 @@ pub struct UserRow {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-const COLUMNS: &str = "id, email, display_name, password_hash, status, is_super_admin, version, created_at";
+const COLUMNS: &str =
+    "id, email, display_name, password_hash, status, is_super_admin, version, created_at";
 
 pub async fn insert(tx: &mut Tx, user: &UserRow) -> Result<()> {
     sqlx::query(&format!(
@@ -62,7 +63,10 @@ pub async fn get(db: &Db, id: Uuid) -> Result<UserRow> {
 }
 
 pub async fn count(db: &Db) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) FROM users").fetch_one(&db.read).await?.try_get(0)?)
+    Ok(sqlx::query("SELECT COUNT(*) FROM users")
+        .fetch_one(&db.read)
+        .await?
+        .try_get(0)?)
 }
 
 fn from_row(row: &AnyRow) -> Result<UserRow> {

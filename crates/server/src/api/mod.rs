@@ -27,13 +27,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KeyedJson<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
-        let header = crate::extract::IdempotencyHeader::from_request_parts(&mut parts, state).await?;
+        let header =
+            crate::extract::IdempotencyHeader::from_request_parts(&mut parts, state).await?;
         let method: Method = parts.method.clone();
         let path = parts.uri.path().to_owned();
         let request = Request::from_parts(parts, body);
         let bytes = crate::extract::read_json_body(request).await?;
         let ApiJson(body) = ApiJson::<T>::from_bytes(&bytes)?;
-        let key = header.0.map(|key| IdempotencyKey::new(key, &[method.as_str().as_bytes(), path.as_bytes(), &bytes]));
+        let key = header.0.map(|key| {
+            IdempotencyKey::new(key, &[method.as_str().as_bytes(), path.as_bytes(), &bytes])
+        });
         Ok(Self { body, key })
     }
 }

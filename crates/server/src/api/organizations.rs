@@ -1,15 +1,17 @@
 //! `/api/v1/organizations`: the tenants. The handlers only parse, call one service, and shape
 //! the response; rules live in the domain and the services.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use serde::{Deserialize, Serialize};
-use steelyard_domain::event::EventRecord;
-use steelyard_domain::organization::{OrgStatus, Organization, OrganizationDraft, OrganizationPatchDraft};
-use steelyard_domain::page::PageRequest;
 use steelyard_domain::FieldErrors;
+use steelyard_domain::event::EventRecord;
+use steelyard_domain::organization::{
+    OrgStatus, Organization, OrganizationDraft, OrganizationPatchDraft,
+};
+use steelyard_domain::page::PageRequest;
 use steelyard_services::organizations;
 use steelyard_store::organizations::OrganizationFilter;
 use utoipa::{IntoParams, ToSchema};
@@ -83,16 +85,26 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<OrganizationList>> {
     let mut errors = FieldErrors::new();
-    let page = PageRequest::parse(params.limit.as_deref(), params.cursor.as_deref(), &mut errors);
+    let page = PageRequest::parse(
+        params.limit.as_deref(),
+        params.cursor.as_deref(),
+        &mut errors,
+    );
     let status = match params.status.as_deref() {
         None | Some("active") => Some(OrgStatus::Active),
         Some("all") => None,
         Some(other) => errors.take("status", OrgStatus::parse(other)),
     };
     errors.finish().map_err(steelyard_services::Error::from)?;
-    let filter = OrganizationFilter { status, q: params.q };
+    let filter = OrganizationFilter {
+        status,
+        q: params.q,
+    };
     let page = organizations::list(&state.app, &ctx, &filter, page).await?;
-    Ok(Json(OrganizationList { items: page.items, next_cursor: page.next_cursor }))
+    Ok(Json(OrganizationList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// One organization; its `ETag` is the version to send back in `If-Match`.

@@ -1,0 +1,112 @@
+//! Fresh databases for tests: each test gets its own, so tests run in parallel and never see
+//! each other. SQLite by default; a new PostgreSQL database (dropped afterwards) when
+//! `TEST_DATABASE_URL` is set, which is how CI runs the same suite on both engines.
+
+use sqlx::{Connection, Executor};
+
+use crate::db::{Db, DbTarget, PoolSettings};
+
+/// Keeps a test database alive; dropping it removes the database.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub target: DbTarget,
+    /// The SQLite data dir, or None on PostgreSQL.
+    pub dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A new empty database on the engine the environment selects.
+    pub async fn new() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let target = DbTarget::SqliteFile(dir.path().join("steelyard.db"));
+                Self {
+                    target,
+                    dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Some(admin_url) => {
+                sqlx::any::install_default_drivers();
+                let name = format!("sy_test_{}", uuid::Uuid::now_v7().simple());
+                let mut conn = sqlx::AnyConnection::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                    });
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create test database");
+                let _ = conn.close().await;
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map_or(admin_url.as_str(), |(base, _)| base);
+                let url = format!("{base}/{name}");
+                Self {
+                    target: DbTarget::Url(url),
+                    dir: None,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+        }
+    }
+
+    /// The data dir to hand the server (a temp dir on PostgreSQL too, for generated secrets).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        match &self.dir {
+            Some(dir) => dir.path().to_owned(),
+            None => std::env::temp_dir(),
+        }
+    }
+
+    pub fn database_url(&self) -> Option<String> {
+        match &self.target {
+            DbTarget::Url(url) => Some(url.clone()),
+            DbTarget::SqliteFile(_) => None,
+        }
+    }
+
+    /// Connected and migrated.
+    pub async fn connect(&self) -> Db {
+        let db = Db::connect(&self.target, &PoolSettings::default())
+            .await
+            .expect("connect to test database");
+        db.migrate().await.expect("migrate test database");
+        db
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs outside any runtime guarantee: use a small one on its own thread.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                runtime.block_on(async move {
+                    let mut conn = sqlx::AnyConnection::connect(&admin_url).await.ok()?;
+                    conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await
+                        .ok()?;
+                    Some(())
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// Runs raw SQL behind the services' back (tests that tamper with stored rows).
+pub async fn execute(db: &Db, sql: &str) {
+    sqlx::query(sql)
+        .execute(&db.write)
+        .await
+        .expect("raw test SQL");
+}
