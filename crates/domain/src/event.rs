@@ -160,6 +160,10 @@ impl ChainVerifier {
     pub fn last_seq(&self) -> i64 {
         self.last_seq
     }
+
+    pub fn last_hash(&self) -> &str {
+        &self.last_hash
+    }
 }
 
 /// The top-level fields that differ between two JSON objects, as `{field: {before, after}}`.

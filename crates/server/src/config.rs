@@ -223,7 +223,17 @@ impl Config {
 
         let mut seconds = |name: &str, file_value: Option<u64>, default: u64| -> Duration {
             match get(name) {
-                None => Duration::from_secs(file_value.unwrap_or(default)),
+                None => match file_value {
+                    Some(0) => {
+                        problem(
+                            name,
+                            "is 0 in the config file".into(),
+                            "use a positive number of seconds",
+                        );
+                        Duration::from_secs(default)
+                    }
+                    value => Duration::from_secs(value.unwrap_or(default)),
+                },
                 Some(raw) => match raw.parse::<u64>() {
                     Ok(n) if n > 0 => Duration::from_secs(n),
                     _ => {
@@ -385,7 +395,7 @@ impl Config {
                 self.redis_url
                     .as_deref()
                     .map(steelyard_store::redact_url)
-                    .unwrap_or_else(|| "(not set: in-process bus and limits)".into()),
+                    .unwrap_or_else(|| "(not set)".into()),
             ),
             ("sentry_dsn", mask(&self.sentry_dsn)),
             (

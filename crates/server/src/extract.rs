@@ -11,6 +11,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use steelyard_domain::{FieldError, FieldErrors};
+use steelyard_services::Expected;
 
 use crate::problem::Problem;
 
@@ -165,10 +166,10 @@ where
     }
 }
 
-/// The version named by `If-Match` (`"3"` or `W/"3"`); `*` or no header means any version.
-/// A value that names no version this server issues can never match: 412.
+/// The `If-Match` precondition: absent (None), `*` (any version), or `"3"`/`W/"3"`. A value
+/// that names no version this server issues can never match: 412.
 #[derive(Debug, Clone, Copy)]
-pub struct IfMatch(pub Option<i64>);
+pub struct IfMatch(pub Option<Expected>);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = Problem;
@@ -179,15 +180,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         };
         let text = value.to_str().unwrap_or("").trim();
         if text == "*" {
-            return Ok(Self(None));
+            return Ok(Self(Some(Expected::Any)));
         }
-        parse_etag(text).map(|v| Self(Some(v))).ok_or_else(|| {
-            Problem::new(
-                StatusCode::PRECONDITION_FAILED,
-                "stale-version",
-                "If-Match names no current version",
-            )
-        })
+        parse_etag(text)
+            .map(|v| Self(Some(Expected::Version(v))))
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "stale-version",
+                    "If-Match names no current version",
+                )
+            })
     }
 }
 

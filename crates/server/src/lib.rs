@@ -190,7 +190,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
     let db = state.app.db.clone();
-    serve_router(router(state), grace, db, listener, shutdown).await
+    let housekeeping = tokio::spawn(housekeeping(db.clone()));
+    let result = serve_router(router(state), grace, db, listener, shutdown).await;
+    housekeeping.abort();
+    result
 }
 
 /// Serves `app` until `shutdown`, then finishes requests in flight within `grace` and closes
@@ -226,6 +229,24 @@ pub async fn serve_router(
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Periodic clean-up: idempotency keys are kept for 24 hours.
+async fn housekeeping(db: Db) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match steelyard_store::idempotency::purge_older_than(
+            &db,
+            std::time::Duration::from_secs(24 * 3600),
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "forgot expired idempotency keys"),
+            Err(error) => tracing::warn!(%error, "idempotency key clean-up failed"),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

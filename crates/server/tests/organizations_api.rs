@@ -158,6 +158,14 @@ async fn updates_need_the_current_etag_and_a_stale_one_changes_nothing() {
         (Some("Acme Tools"), &Value::Null)
     );
     assert_eq!(cleared["version"], 3);
+    let any = patch(Some("*"), json!({"legal_name": "Acme Tools GmbH"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        any.status(),
+        200,
+        "If-Match: * matches whatever version is current"
+    );
 }
 
 #[tokio::test]

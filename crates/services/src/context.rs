@@ -50,6 +50,22 @@ impl Ctx {
     }
 }
 
+/// The version a change expects to replace (the `If-Match` header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// `*`: whatever version is current.
+    Any,
+    Version(i64),
+}
+
+/// Checks the stored version against what the caller expects; None means no precondition.
+pub fn check_version(current: i64, expected: Option<Expected>) -> Result<()> {
+    match expected {
+        Some(Expected::Version(version)) if version != current => Err(Error::Stale { current }),
+        _ => Ok(()),
+    }
+}
+
 /// A client's `Idempotency-Key` with the fingerprint of the request it came with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey {
@@ -71,7 +87,8 @@ impl IdempotencyKey {
         }
     }
 
-    /// Keys belong to one caller: the same key from two users names two requests.
+    /// Keys belong to one caller (users are platform-wide): the same key from two users names
+    /// two requests.
     pub fn scope(actor: &Actor) -> String {
         actor.subject.clone()
     }

@@ -8,12 +8,13 @@
 
 pub mod bus;
 mod context;
+pub mod demo;
 mod error;
 pub mod identity;
 pub mod organizations;
 
 pub use bus::Bus;
-pub use context::{Ctx, IdempotencyKey, Replay, find_replay};
+pub use context::{Ctx, Expected, IdempotencyKey, Replay, check_version, find_replay};
 pub use error::{Error, Result};
 
 use steelyard_domain::event::EventRecord;

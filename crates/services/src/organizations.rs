@@ -11,7 +11,7 @@ use steelyard_store::organizations::{self as store, OrganizationFilter};
 use steelyard_store::{StoreError, Tx};
 use uuid::Uuid;
 
-use crate::{App, Ctx, Error, Result};
+use crate::{App, Ctx, Error, Expected, Result, check_version};
 
 pub const AGGREGATE: &str = "organization";
 
@@ -65,7 +65,7 @@ pub async fn update(
     app: &App,
     ctx: &Ctx,
     id: Uuid,
-    expected_version: Option<i64>,
+    expected_version: Option<Expected>,
     draft: OrganizationPatchDraft,
 ) -> Result<Organization> {
     ctx.require(Permission::ORGANIZATION_UPDATE)?;
@@ -87,7 +87,7 @@ pub async fn archive(
     app: &App,
     ctx: &Ctx,
     id: Uuid,
-    expected_version: Option<i64>,
+    expected_version: Option<Expected>,
 ) -> Result<Organization> {
     ctx.require(Permission::ORGANIZATION_ARCHIVE)?;
     change(
@@ -106,7 +106,7 @@ pub async fn restore(
     app: &App,
     ctx: &Ctx,
     id: Uuid,
-    expected_version: Option<i64>,
+    expected_version: Option<Expected>,
 ) -> Result<Organization> {
     ctx.require(Permission::ORGANIZATION_ARCHIVE)?;
     change(
@@ -135,7 +135,7 @@ async fn change<F>(
     app: &App,
     ctx: &Ctx,
     id: Uuid,
-    expected_version: Option<i64>,
+    expected_version: Option<Expected>,
     kind: &'static str,
     rule: F,
 ) -> Result<Organization>
@@ -162,13 +162,6 @@ where
     tx.record(event);
     app.commit(tx).await?;
     Ok(next)
-}
-
-pub(crate) fn check_version(current: i64, expected: Option<i64>) -> Result<()> {
-    match expected {
-        Some(expected) if expected != current => Err(Error::Stale { current }),
-        _ => Ok(()),
-    }
 }
 
 fn not_found(error: StoreError) -> Error {

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use steelyard_domain::access::{Actor, DataScope};
 use steelyard_domain::organization::{OrgStatus, OrganizationDraft, OrganizationPatchDraft};
 use steelyard_domain::page::PageRequest;
-use steelyard_services::{App, Ctx, Error, organizations};
+use steelyard_services::{App, Ctx, Error, Expected, organizations};
 use steelyard_store::organizations::OrganizationFilter;
 use steelyard_store::testing::TestDatabase;
 
@@ -37,11 +37,17 @@ async fn an_organization_lives_through_create_update_archive_and_restore_with_a_
     let org = organizations::create(&app, &ctx, draft("Northwind"))
         .await
         .unwrap();
-    let org = organizations::update(&app, &ctx, org.id, Some(1), rename("Northwind Machining"))
-        .await
-        .unwrap();
+    let org = organizations::update(
+        &app,
+        &ctx,
+        org.id,
+        Some(Expected::Version(1)),
+        rename("Northwind Machining"),
+    )
+    .await
+    .unwrap();
     assert_eq!((org.name.as_str(), org.version), ("Northwind Machining", 2));
-    let org = organizations::archive(&app, &ctx, org.id, Some(2))
+    let org = organizations::archive(&app, &ctx, org.id, Some(Expected::Version(2)))
         .await
         .unwrap();
     assert_eq!(org.status, OrgStatus::Archived);
@@ -68,7 +74,7 @@ async fn an_organization_lives_through_create_update_archive_and_restore_with_a_
     assert_eq!(rename_changes["name"]["after"], "Northwind Machining");
 
     let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
-    assert_eq!((report.events, report.first_break), (4, None));
+    assert_eq!((report.verified, report.first_break), (4, None));
 }
 
 #[tokio::test]
@@ -78,10 +84,23 @@ async fn a_stale_version_is_refused_and_nothing_changes() {
     let org = organizations::create(&app, &ctx, draft("Acme"))
         .await
         .unwrap();
-    organizations::update(&app, &ctx, org.id, Some(1), rename("Acme 2"))
-        .await
-        .unwrap();
-    let stale = organizations::update(&app, &ctx, org.id, Some(1), rename("Acme 3")).await;
+    organizations::update(
+        &app,
+        &ctx,
+        org.id,
+        Some(Expected::Version(1)),
+        rename("Acme 2"),
+    )
+    .await
+    .unwrap();
+    let stale = organizations::update(
+        &app,
+        &ctx,
+        org.id,
+        Some(Expected::Version(1)),
+        rename("Acme 3"),
+    )
+    .await;
     assert!(
         matches!(stale, Err(Error::Stale { current: 2 })),
         "{stale:?}"
@@ -104,7 +123,14 @@ async fn concurrent_updates_of_one_version_let_exactly_one_win() {
     let attempts = (0..16).map(|i| {
         let (app, ctx) = (app.clone(), ctx.clone());
         tokio::spawn(async move {
-            organizations::update(&app, &ctx, org.id, Some(1), rename(&format!("Race {i}"))).await
+            organizations::update(
+                &app,
+                &ctx,
+                org.id,
+                Some(Expected::Version(1)),
+                rename(&format!("Race {i}")),
+            )
+            .await
         })
     });
     let results = futures_join(attempts).await;
@@ -135,7 +161,7 @@ async fn concurrent_changes_get_gap_free_sequence_numbers_in_commit_order() {
                     &app,
                     &ctx,
                     org.id,
-                    Some(current.version),
+                    Some(Expected::Version(current.version)),
                     rename(&format!("Busy {i}")),
                 )
                 .await
@@ -253,12 +279,24 @@ async fn audit_verification_finds_an_event_edited_behind_the_servers_back() {
     let org = organizations::create(&app, &ctx, draft("Tamper"))
         .await
         .unwrap();
-    organizations::update(&app, &ctx, org.id, Some(1), rename("Tamper 2"))
-        .await
-        .unwrap();
-    organizations::update(&app, &ctx, org.id, Some(2), rename("Tamper 3"))
-        .await
-        .unwrap();
+    organizations::update(
+        &app,
+        &ctx,
+        org.id,
+        Some(Expected::Version(1)),
+        rename("Tamper 2"),
+    )
+    .await
+    .unwrap();
+    organizations::update(
+        &app,
+        &ctx,
+        org.id,
+        Some(Expected::Version(2)),
+        rename("Tamper 3"),
+    )
+    .await
+    .unwrap();
     sqlx_edit(
         &app,
         "UPDATE events SET data = '{\"name\":\"forged\"}' WHERE seq = 2",
@@ -285,4 +323,40 @@ async fn futures_join<T: Send + 'static>(
         results.push(handle.await.unwrap());
     }
     results
+}
+
+#[tokio::test]
+async fn audit_verification_finds_a_forged_last_event_with_a_recomputed_hash() {
+    let (_database, app) = app().await;
+    let ctx = Ctx::system();
+    let org = organizations::create(&app, &ctx, draft("Forge"))
+        .await
+        .unwrap();
+    organizations::update(
+        &app,
+        &ctx,
+        org.id,
+        Some(Expected::Version(1)),
+        rename("Forge 2"),
+    )
+    .await
+    .unwrap();
+    // Rewrite the last event and give it a hash that matches its new contents.
+    let history = organizations::history(&app, &ctx, org.id).await.unwrap();
+    let mut forged = history[1].clone();
+    forged.actor = "mallory".into();
+    forged.hash = forged.expected_hash();
+    sqlx_edit(
+        &app,
+        &format!(
+            "UPDATE events SET actor = 'mallory', hash = '{}' WHERE seq = 2",
+            forged.hash
+        ),
+    )
+    .await;
+    let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
+    assert!(
+        report.first_break.is_some(),
+        "a forged tail must not verify: {report:?}"
+    );
 }

@@ -189,8 +189,8 @@ impl Db {
         self.backend
     }
 
-    /// Applies pending migrations; safe to run from several instances at once (PostgreSQL
-    /// takes an advisory lock, SQLite the write lock).
+    /// Applies pending migrations; safe to run from several instances at once on PostgreSQL
+    /// (sqlx takes an advisory lock); on SQLite the single writer connection serializes them.
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.write).await?;
         Ok(())

@@ -35,62 +35,78 @@ pub async fn for_aggregate(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
     pub organizations: u64,
-    pub events: u64,
+    /// Events whose link and hash checked out.
+    pub verified: u64,
     /// The first break found, with the organization it is in.
     pub first_break: Option<(Uuid, ChainBreak)>,
 }
 
 /// Walks every organization's chain in seq order, streaming rows, and stops at the first
-/// break. Also checks each chain head against its last event, so a deleted tail is found.
+/// break. Then checks each chain head against the last event verified, so a deleted or forged
+/// tail is found too. Everything is read in one snapshot, so commits landing meanwhile are
+/// neither half-seen nor reported as breaks.
 pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
+    let mut tx = db.read.begin().await?;
+    if db.backend() == crate::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+    }
     let mut report = VerifyReport {
         organizations: 0,
-        events: 0,
+        verified: 0,
         first_break: None,
     };
-    let sql = format!("SELECT {COLUMNS} FROM events ORDER BY org_id, seq");
-    let mut stream = sqlx::query(&sql).fetch(&db.read);
-    let mut current: Option<(Uuid, ChainVerifier)> = None;
-    let mut heads_to_check = Vec::new();
-    while let Some(row) = stream.try_next().await? {
-        let event = from_row(&row)?;
-        if current.as_ref().is_none_or(|(org, _)| *org != event.org_id) {
-            if let Some((org, verifier)) = current.take() {
-                heads_to_check.push((org, verifier.last_seq()));
+    let mut chain_ends: Vec<(Uuid, i64, String)> = Vec::new();
+    {
+        let sql = format!("SELECT {COLUMNS} FROM events ORDER BY org_id, seq");
+        let mut stream = sqlx::query(&sql).fetch(&mut *tx);
+        let mut current: Option<(Uuid, ChainVerifier)> = None;
+        while let Some(row) = stream.try_next().await? {
+            let event = from_row(&row)?;
+            if current.as_ref().is_none_or(|(org, _)| *org != event.org_id) {
+                if let Some((org, verifier)) = current.take() {
+                    chain_ends.push((org, verifier.last_seq(), verifier.last_hash().to_owned()));
+                }
+                report.organizations += 1;
+                current = Some((event.org_id, ChainVerifier::default()));
             }
-            report.organizations += 1;
-            current = Some((event.org_id, ChainVerifier::default()));
+            let (org, verifier) = current.as_mut().expect("set above");
+            if let Err(broken) = verifier.check(&event) {
+                report.first_break = Some((*org, broken));
+                return Ok(report);
+            }
+            report.verified += 1;
         }
-        let (org, verifier) = current.as_mut().expect("set above");
-        report.events += 1;
-        if let Err(broken) = verifier.check(&event) {
-            report.first_break = Some((*org, broken));
-            return Ok(report);
+        if let Some((org, verifier)) = current.take() {
+            chain_ends.push((org, verifier.last_seq(), verifier.last_hash().to_owned()));
         }
     }
-    drop(stream);
-    if let Some((org, verifier)) = current.take() {
-        heads_to_check.push((org, verifier.last_seq()));
-    }
-    let heads = sqlx::query("SELECT org_id, last_seq FROM event_chain_heads ORDER BY org_id")
-        .fetch_all(&db.read)
-        .await?;
+    let heads =
+        sqlx::query("SELECT org_id, last_seq, last_hash FROM event_chain_heads ORDER BY org_id")
+            .fetch_all(&mut *tx)
+            .await?;
     for head in heads {
         let org = parse_uuid(&head.try_get::<String, _>(0)?)?;
         let head_seq: i64 = head.try_get(1)?;
-        let verified = heads_to_check
-            .iter()
-            .find(|(o, _)| *o == org)
-            .map_or(0, |(_, seq)| *seq);
-        if verified != head_seq {
+        let head_hash: String = head.try_get(2)?;
+        let (verified_seq, verified_hash) = chain_ends.iter().find(|(o, _, _)| *o == org).map_or(
+            (0, steelyard_domain::event::GENESIS_HASH.to_owned()),
+            |(_, seq, hash)| (*seq, hash.clone()),
+        );
+        if verified_seq != head_seq {
             report.first_break = Some((
                 org,
                 ChainBreak::Missing {
-                    previous: verified,
-                    seq: verified + 1,
+                    previous: verified_seq,
+                    seq: verified_seq + 1,
                     seq_found: head_seq,
                 },
             ));
+            break;
+        }
+        if verified_hash != head_hash {
+            report.first_break = Some((org, ChainBreak::Altered { seq: head_seq }));
             break;
         }
     }

@@ -85,11 +85,12 @@ impl Tx {
         for event in events {
             by_org.entry(event.org_id).or_default().push(event);
         }
-        let occurred_at = time::now();
         let mut stored = Vec::new();
         for (org_id, events) in by_org {
             let org = org_id.to_string();
             let (mut seq, mut hash) = self.lock_chain_head(&org).await?;
+            // Taken under the lock, so times never run backwards against seq.
+            let occurred_at = time::now();
             for event in events {
                 seq += 1;
                 let mut record = EventRecord {
