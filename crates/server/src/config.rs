@@ -49,6 +49,11 @@ pub struct Config {
     pub hsts: bool,
     pub db_max_connections: u32,
     pub log_json: bool,
+    /// Off only for load tests; on by default.
+    pub rate_limits_enabled: bool,
+    pub rate_limits: crate::ratelimit::Limits,
+    /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed.
+    pub trusted_proxies: Vec<crate::ratelimit::IpNet>,
 }
 
 impl fmt::Debug for Config {
@@ -331,6 +336,55 @@ impl Config {
                 );
             }
         }
+        let mut per_minute = |name: &str, default: u32| -> u32 {
+            match get(name) {
+                None => default,
+                Some(raw) => match raw.parse::<u32>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        problem(
+                            name,
+                            format!("{raw:?} is not a positive number"),
+                            "use requests per minute, e.g. 100",
+                        );
+                        default
+                    }
+                },
+            }
+        };
+        let rate_limits = crate::ratelimit::Limits {
+            strict: per_minute("STEELYARD_RATE_LIMIT_STRICT_PER_MIN", 10),
+            moderate: per_minute("STEELYARD_RATE_LIMIT_MODERATE_PER_MIN", 100),
+            relaxed: per_minute("STEELYARD_RATE_LIMIT_RELAXED_PER_MIN", 1000),
+        };
+        let rate_limits_enabled = match get("STEELYARD_RATE_LIMITS").as_deref() {
+            None | Some("on" | "true" | "1") => true,
+            Some("off" | "false" | "0") => false,
+            Some(other) => {
+                problem(
+                    "STEELYARD_RATE_LIMITS",
+                    format!("{other:?} is not on or off"),
+                    "use on or off",
+                );
+                true
+            }
+        };
+        let mut trusted_proxies = Vec::new();
+        for entry in get("STEELYARD_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            match crate::ratelimit::IpNet::parse(entry) {
+                Some(net) => trusted_proxies.push(net),
+                None => problem(
+                    "STEELYARD_TRUSTED_PROXIES",
+                    format!("{entry:?} is not an address or range"),
+                    "list addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1",
+                ),
+            }
+        }
         let admin_email = get("STEELYARD_ADMIN_EMAIL");
         let admin_password = get("STEELYARD_ADMIN_PASSWORD").map(Secret);
         if admin_email.is_some() != admin_password.is_some() {
@@ -368,6 +422,9 @@ impl Config {
             hsts,
             db_max_connections,
             log_json,
+            rate_limits_enabled,
+            rate_limits,
+            trusted_proxies,
         })
     }
 
@@ -444,6 +501,29 @@ impl Config {
                     "json".into()
                 } else {
                     "pretty".into()
+                },
+            ),
+            (
+                "rate_limits",
+                if self.rate_limits_enabled {
+                    "on".into()
+                } else {
+                    "off".into()
+                },
+            ),
+            (
+                "rate_limit_per_min",
+                format!(
+                    "strict {}, moderate {}, relaxed {}",
+                    self.rate_limits.strict, self.rate_limits.moderate, self.rate_limits.relaxed
+                ),
+            ),
+            (
+                "trusted_proxies",
+                if self.trusted_proxies.is_empty() {
+                    "(none)".into()
+                } else {
+                    format!("{} range(s)", self.trusted_proxies.len())
                 },
             ),
         ]

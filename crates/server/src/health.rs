@@ -86,7 +86,7 @@ pub struct MigrationView {
     responses((status = 200, body = DetailedHealth), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn detailed(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
 ) -> ApiResult<Json<DetailedHealth>> {
     ctx.require(Permission::SYSTEM_HEALTH)?;
     let db = &state.app.db;

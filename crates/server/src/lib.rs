@@ -9,6 +9,7 @@ pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod problem;
+pub mod ratelimit;
 pub mod redis_link;
 pub mod state;
 
@@ -66,6 +67,9 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::metrics))
         .routes(routes!(auth::login))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
         .routes(routes!(organizations::create, organizations::list))
         .routes(routes!(organizations::get, organizations::update))
         .routes(routes!(organizations::archive))
@@ -117,6 +121,10 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            ratelimit::limit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             edge::observe,
         ))
         .layer(CompressionLayer::new())
@@ -144,6 +152,13 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         .as_deref()
         .map(redis_link::RedisLink::connect)
         .transpose()?;
+    let limiter = config.rate_limits_enabled.then(|| {
+        Arc::new(ratelimit::RateLimiter::new(
+            config.rate_limits,
+            redis.clone(),
+            config.trusted_proxies.clone(),
+        ))
+    });
     Ok(AppState {
         app,
         keys: Arc::new(keys),
@@ -151,6 +166,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         started: Instant::now(),
         redis,
         sentry_enabled: config.sentry_dsn.is_some(),
+        limiter,
         config: Arc::new(config),
     })
 }

@@ -18,4 +18,6 @@ pub struct AppState {
     pub started: Instant,
     pub redis: Option<crate::redis_link::RedisLink>,
     pub sentry_enabled: bool,
+    /// None when rate limiting is switched off.
+    pub limiter: Option<Arc<crate::ratelimit::RateLimiter>>,
 }

@@ -11,6 +11,7 @@ mod error;
 pub mod events;
 pub mod idempotency;
 pub mod organizations;
+pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;

@@ -65,7 +65,7 @@ pub struct History {
         (status = 409, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
     draft: KeyedJson<OrganizationDraft>,
 ) -> ApiResult<Response> {
     let app = state.app.clone();
@@ -81,7 +81,7 @@ pub async fn create(
     responses((status = 200, body = OrganizationList), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<OrganizationList>> {
     let mut errors = FieldErrors::new();
@@ -113,7 +113,7 @@ pub async fn list(
     responses((status = 200, body = Organization, headers(("ETag" = String))), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Response> {
     let org = organizations::get(&state.app, &ctx, id).await?;
@@ -129,7 +129,7 @@ pub async fn get(
         (status = 422, body = Problem), (status = 428, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(version): IfMatch,
     ApiJson(draft): ApiJson<OrganizationPatchDraft>,
@@ -144,7 +144,7 @@ pub async fn update(
     responses((status = 200, body = Organization), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 pub async fn archive(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(version): IfMatch,
 ) -> ApiResult<Response> {
@@ -158,7 +158,7 @@ pub async fn archive(
     responses((status = 200, body = Organization), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
 pub async fn restore(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(version): IfMatch,
 ) -> ApiResult<Response> {
@@ -172,7 +172,7 @@ pub async fn restore(
     responses((status = 200, body = History), (status = 404, body = Problem)))]
 pub async fn history(
     State(state): State<AppState>,
-    Authenticated(ctx): Authenticated,
+    Authenticated(ctx, _): Authenticated,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<History>> {
     let items = organizations::history(&state.app, &ctx, id).await?;

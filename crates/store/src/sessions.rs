@@ -1,0 +1,139 @@
+//! Sessions and refresh tokens: issue, rotate (with reuse detection), revoke.
+
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::time::{now, parse_uuid, to_micros};
+use crate::tx::Tx;
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshLookup {
+    /// Unknown token, or its session is revoked or expired.
+    Invalid,
+    /// The token was already rotated: someone replayed it. The session is now revoked.
+    Reused { user_id: Uuid, session_id: Uuid },
+    /// Rotated: the old token is spent and `new_token_hash` stored in its place.
+    Rotated { user_id: Uuid, session_id: Uuid },
+}
+
+pub async fn create(
+    tx: &mut Tx,
+    session_id: Uuid,
+    user_id: Uuid,
+    lifetime_secs: i64,
+    token_hash: &str,
+) -> Result<()> {
+    let created = to_micros(now());
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(session_id.to_string())
+    .bind(user_id.to_string())
+    .bind(created)
+    .bind(created + lifetime_secs * 1_000_000)
+    .execute(tx.conn())
+    .await?;
+    insert_token(tx, session_id, token_hash).await
+}
+
+async fn insert_token(tx: &mut Tx, session_id: Uuid, token_hash: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash)
+    .bind(session_id.to_string())
+    .bind(to_micros(now()))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Spends `token_hash` and stores `new_token_hash`, or detects a replay and revokes the family.
+pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Result<RefreshLookup> {
+    let row = sqlx::query(
+        "SELECT s.id, s.user_id, s.revoked_at, s.expires_at, t.used_at \
+         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(tx.conn())
+    .await?;
+    let Some(row) = row else {
+        return Ok(RefreshLookup::Invalid);
+    };
+    let session_id = parse_uuid(&row.try_get::<String, _>(0)?)?;
+    let user_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
+    let revoked: Option<i64> = row.try_get(2)?;
+    let expires_at: i64 = row.try_get(3)?;
+    let used: Option<i64> = row.try_get(4)?;
+    if revoked.is_some() || expires_at < to_micros(now()) {
+        return Ok(RefreshLookup::Invalid);
+    }
+    if used.is_some() {
+        revoke(tx, session_id, "refresh token reused").await?;
+        return Ok(RefreshLookup::Reused {
+            user_id,
+            session_id,
+        });
+    }
+    let spent = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(to_micros(now()))
+    .bind(token_hash)
+    .execute(tx.conn())
+    .await?;
+    if spent.rows_affected() == 0 {
+        // Spent by a concurrent request a moment ago: that is a replay too.
+        revoke(tx, session_id, "refresh token reused").await?;
+        return Ok(RefreshLookup::Reused {
+            user_id,
+            session_id,
+        });
+    }
+    insert_token(tx, session_id, new_token_hash).await?;
+    Ok(RefreshLookup::Rotated {
+        user_id,
+        session_id,
+    })
+}
+
+pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+        .bind(to_micros(now()))
+        .bind(reason)
+        .bind(session_id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Revokes every open session of a user; returns how many.
+pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64> {
+    let done = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
+        .bind(to_micros(now()))
+        .bind(reason)
+        .bind(user_id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Whether a session is open (not revoked, not expired) for this user.
+pub async fn is_open(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let row =
+        sqlx::query("SELECT revoked_at, expires_at FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(session_id.to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(&db.read)
+            .await?;
+    Ok(match row {
+        None => false,
+        Some(row) => {
+            row.try_get::<Option<i64>, _>(0)?.is_none()
+                && row.try_get::<i64, _>(1)? > to_micros(now())
+        }
+    })
+}
