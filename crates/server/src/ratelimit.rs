@@ -221,7 +221,7 @@ impl RateLimiter {
                     .key(format!("steelyard:rl:{}:{key}", tier.name()));
                 invocation.arg(limit).arg(60_000);
                 match tokio::time::timeout(
-                    Duration::from_millis(250),
+                    Duration::from_secs(1),
                     invocation.invoke_async::<Vec<i64>>(&mut manager),
                 )
                 .await
