@@ -213,25 +213,22 @@ impl RateLimiter {
             return None;
         }
         let limit = self.limits.per_minute(tier);
-        let result = match link.manager().await {
-            None => Err("not connected".to_owned()),
-            Some(mut manager) => {
-                let mut invocation = self
-                    .script
-                    .key(format!("steelyard:rl:{}:{key}", tier.name()));
-                invocation.arg(limit).arg(60_000);
-                match tokio::time::timeout(
-                    Duration::from_secs(1),
-                    invocation.invoke_async::<Vec<i64>>(&mut manager),
-                )
-                .await
-                {
-                    Ok(Ok(values)) if values.len() == 4 => Ok(values),
-                    Ok(Ok(_)) => Err("unexpected script reply".to_owned()),
-                    Ok(Err(error)) => Err(error.to_string()),
-                    Err(_) => Err("timed out".to_owned()),
-                }
-            }
+        // Not connected yet (start-up, or Redis down since start): in process, with no
+        // back-off, so limiting moves to Redis the moment the connection exists.
+        let mut manager = link.manager().await?;
+        let mut invocation = self
+            .script
+            .key(format!("steelyard:rl:{}:{key}", tier.name()));
+        invocation.arg(limit).arg(60_000);
+        let reply = tokio::time::timeout(
+            Duration::from_secs(1),
+            invocation.invoke_async::<Vec<i64>>(&mut manager),
+        );
+        let result = match reply.await {
+            Ok(Ok(values)) if values.len() == 4 => Ok(values),
+            Ok(Ok(_)) => Err("unexpected script reply".to_owned()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err("timed out".to_owned()),
         };
         match result {
             Ok(v) => Some(Decision {
