@@ -51,6 +51,33 @@ impl Permission {
     pub const ORGANIZATION_ARCHIVE: Self = Self("organization.archive");
     pub const SYSTEM_HEALTH: Self = Self("system.health");
     pub const EVENT_READ: Self = Self("event.read");
+    pub const USER_READ: Self = Self("user.read");
+    pub const USER_MANAGE: Self = Self("user.manage");
+    pub const ROLE_READ: Self = Self("role.read");
+    pub const ROLE_MANAGE: Self = Self("role.manage");
+    pub const TOKEN_MANAGE: Self = Self("token.manage");
+    pub const PARTNER_READ: Self = Self("partner.read");
+    pub const PARTNER_MANAGE: Self = Self("partner.manage");
+    pub const PRODUCT_READ: Self = Self("product.read");
+    pub const PRODUCT_MANAGE: Self = Self("product.manage");
+    pub const INVENTORY_READ: Self = Self("inventory.read");
+    pub const INVENTORY_MOVE: Self = Self("inventory.move");
+    pub const PURCHASING_ORDER_READ: Self = Self("purchasing.order.read");
+    pub const PURCHASING_ORDER_MANAGE: Self = Self("purchasing.order.manage");
+    pub const PURCHASING_ORDER_APPROVE: Self = Self("purchasing.order.approve");
+    pub const PURCHASING_ORDER_RECEIVE: Self = Self("purchasing.order.receive");
+    pub const SALES_ORDER_READ: Self = Self("sales.order.read");
+    pub const SALES_ORDER_MANAGE: Self = Self("sales.order.manage");
+    pub const SALES_ORDER_SHIP: Self = Self("sales.order.ship");
+    pub const MANUFACTURING_READ: Self = Self("manufacturing.read");
+    pub const MANUFACTURING_PLAN: Self = Self("manufacturing.plan");
+    pub const MANUFACTURING_OPERATE: Self = Self("manufacturing.operate");
+    pub const MAINTENANCE_READ: Self = Self("maintenance.read");
+    pub const MAINTENANCE_MANAGE: Self = Self("maintenance.manage");
+    pub const QUALITY_READ: Self = Self("quality.read");
+    pub const QUALITY_MANAGE: Self = Self("quality.manage");
+    pub const ACCOUNTING_READ: Self = Self("accounting.read");
+    pub const ACCOUNTING_POST: Self = Self("accounting.post");
 
     pub fn name(self) -> &'static str {
         self.0
@@ -64,6 +91,9 @@ pub struct Actor {
     pub subject: String,
     pub user_id: Option<Uuid>,
     pub scope: DataScope,
+    /// The organization the actor works in (new records go there); None for a super-admin
+    /// who has not picked one.
+    pub acting_org: Option<Uuid>,
     permissions: BTreeSet<&'static str>,
     /// Super-admins hold every permission.
     all_permissions: bool,
@@ -76,11 +106,14 @@ impl Actor {
             subject: "system".into(),
             user_id: None,
             scope: DataScope::All,
+            acting_org: None,
             permissions: BTreeSet::new(),
             all_permissions: true,
         }
     }
 
+    /// A user acting in the organization of `scope` with these permissions; `DataScope::All`
+    /// makes a super-admin, who holds every permission.
     pub fn user(
         user_id: Uuid,
         scope: DataScope,
@@ -90,9 +123,53 @@ impl Actor {
         Self {
             subject: format!("user:{user_id}"),
             user_id: Some(user_id),
+            acting_org: scope.org_id(),
             scope,
             permissions: permissions.into_iter().collect(),
             all_permissions,
+        }
+    }
+
+    /// A super-admin, optionally working in one organization.
+    pub fn super_admin(user_id: Uuid, acting_org: Option<Uuid>) -> Self {
+        Self {
+            acting_org,
+            ..Self::user(user_id, DataScope::All, [])
+        }
+    }
+
+    /// An integration token of a user: the user's scope, and only the permissions both the
+    /// token and the user's current role grant.
+    pub fn token(token_id: Uuid, user: &Actor, granted: &[&str]) -> Self {
+        let permissions = if user.all_permissions {
+            granted
+                .iter()
+                .filter_map(|name| crate::roles::permission(name))
+                .map(Permission::name)
+                .collect()
+        } else {
+            user.permissions
+                .iter()
+                .copied()
+                .filter(|p| granted.contains(p))
+                .collect()
+        };
+        Self {
+            subject: format!("token:{token_id}"),
+            user_id: user.user_id,
+            scope: user.scope.clone(),
+            acting_org: user.acting_org,
+            permissions,
+            all_permissions: false,
+        }
+    }
+
+    /// The permissions held, by name (every catalogued one for a super-admin).
+    pub fn permission_names(&self) -> Vec<&'static str> {
+        if self.all_permissions {
+            crate::roles::CATALOGUE.iter().map(|p| p.name()).collect()
+        } else {
+            self.permissions.iter().copied().collect()
         }
     }
 
@@ -114,6 +191,33 @@ mod tests {
         let admin = Actor::user(crate::new_id(), DataScope::All, []);
         assert!(admin.scope.sees_org(crate::new_id()));
         assert!(admin.may(Permission::ORGANIZATION_ARCHIVE));
+    }
+
+    #[test]
+    fn a_token_holds_only_what_both_the_token_and_the_user_hold() {
+        let org = crate::new_id();
+        let user = Actor::user(
+            crate::new_id(),
+            DataScope::Organization(org),
+            ["organization.read", "partner.read"],
+        );
+        let token = Actor::token(crate::new_id(), &user, &["partner.read", "partner.manage"]);
+        assert!(token.may(Permission::PARTNER_READ));
+        assert!(!token.may(Permission::PARTNER_MANAGE), "the user lacks it");
+        assert!(
+            !token.may(Permission::ORGANIZATION_READ),
+            "the token lacks it"
+        );
+        assert_eq!(token.scope, user.scope);
+        let admin_token = Actor::token(
+            crate::new_id(),
+            &Actor::super_admin(crate::new_id(), None),
+            &["organization.read"],
+        );
+        assert!(
+            admin_token.may(Permission::ORGANIZATION_READ)
+                && !admin_token.may(Permission::ORGANIZATION_CREATE)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod money;
 pub mod organization;
 pub mod page;
+pub mod roles;
 pub mod text;
 pub mod validation;
 

@@ -1,28 +1,27 @@
-//! Authentication at the edge: JWT access tokens, the extractor that turns a bearer token into
-//! an [`Actor`], and the sign-in endpoints.
+//! Authentication at the edge: JWT access tokens, integration tokens, and the extractor that
+//! turns either into the caller's [`Actor`].
 //!
-//! Tokens are HS256 only: the algorithm is pinned, so `alg: none` and HS/RS confusion are
-//! refused; signature, expiry, issuer and audience are all checked, and every failure is the
-//! same 401 with no hint of which check failed.
+//! Access tokens are HS256 only: the algorithm is pinned, so `alg: none` and HS/RS confusion
+//! are refused; signature, expiry, issuer and audience are all checked, and every failure is
+//! the same 401 with no hint of which check failed. The token carries the actor's organization,
+//! scope and permissions (read from the role at sign-in and at each refresh); every request
+//! also checks that its session is open and its user active, so logout and disabling a user
+//! take effect at once.
 
 use std::path::Path;
 
-use axum::Json;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use steelyard_domain::access::Actor;
-use steelyard_services::Ctx;
-use steelyard_services::identity::{self, User};
-use utoipa::ToSchema;
+use steelyard_domain::access::{Actor, DataScope};
+use steelyard_services::{Ctx, access, identity, sessions};
 use uuid::Uuid;
 
 use crate::config::{Config, Environment};
 use crate::edge::RequestId;
-use crate::extract::ApiJson;
-use crate::problem::{ApiResult, Problem};
+use crate::problem::Problem;
 use crate::state::AppState;
 
 /// The signing keys and the rules tokens are checked against.
@@ -32,7 +31,7 @@ pub struct Keys {
     validation: Validation,
     issuer: String,
     audience: String,
-    ttl_secs: u64,
+    pub ttl_secs: u64,
 }
 
 impl std::fmt::Debug for Keys {
@@ -41,6 +40,29 @@ impl std::fmt::Debug for Keys {
             .field("issuer", &self.issuer)
             .finish_non_exhaustive()
     }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+    /// The session the token belongs to; logging out closes it.
+    sid: String,
+    /// The organization the caller acts in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    org: Option<Uuid>,
+    /// Set for EXTERNAL (partner portal) users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partner: Option<Uuid>,
+    /// Super-admin (SUPER_ADMIN scope, every permission).
+    #[serde(default)]
+    sa: bool,
+    #[serde(default)]
+    perms: Vec<String>,
 }
 
 impl Keys {
@@ -60,8 +82,14 @@ impl Keys {
         }
     }
 
-    pub fn issue(&self, user_id: Uuid, session_id: Uuid) -> Result<String, Problem> {
+    /// An access token for `actor` in session `session_id`.
+    pub fn issue(&self, actor: &Actor, session_id: Uuid) -> Result<String, Problem> {
+        let user_id = actor.user_id.ok_or_else(Problem::unauthorized)?;
         let now = chrono::Utc::now().timestamp();
+        let partner = match actor.scope {
+            DataScope::Partner { partner_id, .. } => Some(partner_id),
+            _ => None,
+        };
         let claims = Claims {
             sub: user_id.to_string(),
             iss: self.issuer.clone(),
@@ -70,6 +98,18 @@ impl Keys {
             exp: now + self.ttl_secs as i64,
             jti: steelyard_domain::new_id().to_string(),
             sid: session_id.to_string(),
+            org: actor.acting_org,
+            partner,
+            sa: actor.is_super_admin(),
+            perms: if actor.is_super_admin() {
+                Vec::new()
+            } else {
+                actor
+                    .permission_names()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            },
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| steelyard_services::Error::Internal(e.to_string()).into())
@@ -79,6 +119,26 @@ impl Keys {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
             .map(|data| data.claims)
+    }
+}
+
+impl Claims {
+    fn actor(&self) -> Option<Actor> {
+        let user_id: Uuid = self.sub.parse().ok()?;
+        if self.sa {
+            return Some(Actor::super_admin(user_id, self.org));
+        }
+        let org_id = self.org?;
+        let scope = match self.partner {
+            Some(partner_id) => DataScope::Partner { org_id, partner_id },
+            None => DataScope::Organization(org_id),
+        };
+        let permissions = self
+            .perms
+            .iter()
+            .filter_map(|name| steelyard_domain::roles::permission(name))
+            .map(|p| p.name());
+        Some(Actor::user(user_id, scope, permissions))
     }
 }
 
@@ -129,31 +189,24 @@ fn secret_file(data_dir: &Path, generated: &str) -> anyhow::Result<String> {
     Ok(generated.to_owned())
 }
 
-/// The user id of a request's valid bearer token, if any (the rate limiter keys on it).
+/// The user id of a request's valid bearer JWT, if any (the rate limiter keys on it).
 pub fn bearer_subject(keys: &Keys, headers: &axum::http::HeaderMap) -> Option<String> {
-    let token = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?;
-    keys.verify(token.trim()).map(|claims| claims.sub)
+    let token = bearer(headers)?;
+    keys.verify(token).map(|claims| claims.sub)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
-    sub: String,
-    iss: String,
-    aud: String,
-    iat: i64,
-    exp: i64,
-    jti: String,
-    /// The session the token belongs to; logging out closes it.
-    sid: String,
+fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?;
+    Some(token.trim())
 }
 
-/// A request made by a signed-in caller; handlers take it to get the service context.
+/// A request made by a signed-in caller: the service context and, for JWTs, the session
+/// (integration tokens have none).
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Ctx, pub Uuid);
+pub struct Authenticated(pub Ctx, pub Option<Uuid>);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = Problem;
@@ -162,163 +215,29 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .ok_or_else(Problem::unauthorized)?;
-        let claims = state
-            .keys
-            .verify(token.trim())
-            .ok_or_else(Problem::unauthorized)?;
-        let user_id: Uuid = claims.sub.parse().map_err(|_| Problem::unauthorized())?;
-        let session_id: Uuid = claims.sid.parse().map_err(|_| Problem::unauthorized())?;
-        let user = identity::get_user(&state.app, user_id)
-            .await
-            .map_err(|_| Problem::unauthorized())?;
-        let open = identity::session_is_open(&state.app, session_id, user_id).await?;
-        if user.status != "active" || !open {
-            return Err(Problem::unauthorized());
-        }
-        let actor: Actor = identity::actor_of(&user);
-        tracing::Span::current().record("user", tracing::field::display(&actor.subject));
+        let token = bearer(&parts.headers).ok_or_else(Problem::unauthorized)?;
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        Ok(Self(Ctx::new(actor, request_id), session_id))
+        let (actor, session) = if token.starts_with(access::TOKEN_PREFIX) {
+            let actor = access::token_actor(&state.app, token)
+                .await?
+                .ok_or_else(Problem::unauthorized)?;
+            (actor, None)
+        } else {
+            let claims = state.keys.verify(token).ok_or_else(Problem::unauthorized)?;
+            let actor = claims.actor().ok_or_else(Problem::unauthorized)?;
+            let session_id: Uuid = claims.sid.parse().map_err(|_| Problem::unauthorized())?;
+            let user_id = actor.user_id.ok_or_else(Problem::unauthorized)?;
+            let user = identity::get_user(&state.app, user_id)
+                .await
+                .map_err(|_| Problem::unauthorized())?;
+            if user.status != "active"
+                || !sessions::is_open(&state.app, session_id, user_id).await?
+            {
+                return Err(Problem::unauthorized());
+            }
+            (actor, Some(session_id))
+        };
+        tracing::Span::current().record("user", tracing::field::display(&actor.subject));
+        Ok(Self(Ctx::new(actor, request_id), session))
     }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct LoginRequest {
-    #[schema(example = "admin@example.com")]
-    pub email: String,
-    pub password: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
-    pub access_token: String,
-    /// Exchange at `/api/v1/auth/refresh` for new tokens; each refresh token works once.
-    pub refresh_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LogoutAllResponse {
-    /// How many sessions were closed.
-    pub sessions_revoked: u64,
-}
-
-fn request_ctx(request_id: Option<axum::Extension<RequestId>>) -> Ctx {
-    let mut ctx = Ctx::system();
-    ctx.request_id = request_id.map(|r| r.0.0.clone());
-    ctx
-}
-
-fn tokens(
-    state: &AppState,
-    user_id: Uuid,
-    session_id: Uuid,
-    refresh_token: String,
-) -> Result<TokenResponse, Problem> {
-    Ok(TokenResponse {
-        access_token: state.keys.issue(user_id, session_id)?,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: state.keys.ttl_secs,
-    })
-}
-
-/// Signs in with email and password; returns a short-lived access token and a refresh token.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
-    request_body = LoginRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
-pub async fn login(
-    State(state): State<AppState>,
-    request_id: Option<axum::Extension<RequestId>>,
-    ApiJson(body): ApiJson<LoginRequest>,
-) -> ApiResult<Json<TokenResponse>> {
-    let ctx = request_ctx(request_id);
-    let Some(user) = identity::authenticate(&state.app, &body.email, &body.password).await? else {
-        identity::record_failed_login(&state.app, &ctx, &body.email).await?;
-        return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid-credentials",
-            "the email or password is wrong",
-        ));
-    };
-    let session = identity::start_session(&state.app, &ctx, &user).await?;
-    Ok(Json(tokens(
-        &state,
-        user.id,
-        session.session_id,
-        session.refresh_token,
-    )?))
-}
-
-/// Exchanges a refresh token for new tokens. A refresh token works once; presenting a spent
-/// one closes its whole session.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
-    request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
-pub async fn refresh(
-    State(state): State<AppState>,
-    request_id: Option<axum::Extension<RequestId>>,
-    ApiJson(body): ApiJson<RefreshRequest>,
-) -> ApiResult<Json<TokenResponse>> {
-    let ctx = request_ctx(request_id);
-    let refreshed = identity::refresh(&state.app, &ctx, &body.refresh_token)
-        .await?
-        .ok_or_else(Problem::unauthorized)?;
-    Ok(Json(tokens(
-        &state,
-        refreshed.user.id,
-        refreshed.session_id,
-        refreshed.refresh_token,
-    )?))
-}
-
-/// Closes the caller's session: its refresh and access tokens stop working.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem)))]
-pub async fn logout(
-    State(state): State<AppState>,
-    Authenticated(ctx, session_id): Authenticated,
-) -> ApiResult<StatusCode> {
-    identity::logout(&state.app, &ctx, session_id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Closes every session of the caller, on every device.
-#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = LogoutAllResponse), (status = 401, body = Problem)))]
-pub async fn logout_all(
-    State(state): State<AppState>,
-    Authenticated(ctx, _): Authenticated,
-) -> ApiResult<Json<LogoutAllResponse>> {
-    let sessions_revoked = identity::logout_all(&state.app, &ctx).await?;
-    Ok(Json(LogoutAllResponse { sessions_revoked }))
-}
-
-/// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = Problem)))]
-pub async fn me(
-    State(state): State<AppState>,
-    Authenticated(ctx, _): Authenticated,
-) -> ApiResult<Json<User>> {
-    let user_id = ctx.actor.user_id.ok_or_else(Problem::unauthorized)?;
-    let user = identity::get_user(&state.app, user_id).await?;
-    Ok(Json(User::from(&user)))
 }

@@ -15,7 +15,8 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::problem::Problem)),
     tags(
         (name = "health", description = "Liveness, readiness and metrics"),
-        (name = "auth", description = "Sign-in and the current user"),
+        (name = "auth", description = "Sign-in, sessions, the current user and integration tokens"),
+        (name = "users", description = "Users of an organization, their roles, and custom roles"),
         (name = "organizations", description = "The tenants that own all business data"),
     )
 )]

@@ -42,6 +42,19 @@ impl Ctx {
         }
     }
 
+    /// Keeps `body` as the 201 answer to this request's Idempotency-Key (if it has one), in the
+    /// transaction that creates it.
+    pub(crate) fn remember_created(
+        &self,
+        tx: &mut steelyard_store::Tx,
+        body: &impl serde::Serialize,
+    ) -> Result<()> {
+        if let Some(key) = &self.idempotency {
+            tx.remember_response(key.record(&self.actor, 201, body)?);
+        }
+        Ok(())
+    }
+
     pub(crate) fn origin(&self) -> Origin {
         Origin {
             actor: self.actor.subject.clone(),

@@ -1,23 +1,78 @@
 //! Demo data for `steelyard serve --demo`: a job shop a new user can explore at once.
-//! Seeding is idempotent: a second start finds the demo organization and adds nothing.
+//! Seeding is idempotent: a second start finds what exists and adds only what is missing.
 
 use steelyard_domain::organization::{Organization, OrganizationDraft};
 use steelyard_domain::page::PageRequest;
+use steelyard_domain::text::search_key;
 use steelyard_store::organizations::OrganizationFilter;
 
+use crate::access::{self, UserDraft};
 use crate::{App, Ctx, Result, organizations};
 
 pub const DEMO_ORG_NAME: &str = "Demo Job Shop";
 
-/// The demo organization, created if it does not exist yet. Returns it and whether it was new.
-pub async fn seed(app: &App) -> Result<(Organization, bool)> {
+/// The demo users: (email, role).
+pub const DEMO_USERS: &[(&str, &str)] = &[
+    ("manager@demo.steelyard.local", "manager"),
+    ("purchaser@demo.steelyard.local", "purchaser"),
+    ("sales@demo.steelyard.local", "sales"),
+    ("warehouse@demo.steelyard.local", "warehouse"),
+    ("planner@demo.steelyard.local", "planner"),
+    ("operator@demo.steelyard.local", "operator"),
+    ("accountant@demo.steelyard.local", "accountant"),
+];
+
+/// What seeding did.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub organization: Organization,
+    pub organization_created: bool,
+    /// Each demo user: email, role, and the password when the user was created just now.
+    pub users: Vec<(String, String, Option<String>)>,
+}
+
+pub async fn seed(app: &App) -> Result<Seeded> {
     let ctx = Ctx::system();
+    let (organization, organization_created) = demo_organization(app, &ctx).await?;
+    let mut users = Vec::new();
+    for (email, role) in DEMO_USERS {
+        let password = if steelyard_store::users::find_by_email(&app.db, email)
+            .await?
+            .is_some()
+        {
+            None
+        } else {
+            let draft = UserDraft {
+                email: Some((*email).into()),
+                display_name: Some(format!("Demo {role}")),
+                role: Some((*role).into()),
+                partner_id: None,
+                organization_id: Some(organization.id),
+            };
+            access::create_user(app, &ctx, draft)
+                .await?
+                .one_time_password
+        };
+        users.push(((*email).to_owned(), (*role).to_owned(), password));
+    }
+    Ok(Seeded {
+        organization,
+        organization_created,
+        users,
+    })
+}
+
+async fn demo_organization(app: &App, ctx: &Ctx) -> Result<(Organization, bool)> {
     let filter = OrganizationFilter {
         status: None,
         q: Some(DEMO_ORG_NAME.into()),
     };
-    let existing = organizations::list(app, &ctx, &filter, PageRequest::first(10)).await?;
-    if let Some(org) = existing.items.into_iter().find(|o| o.name == DEMO_ORG_NAME) {
+    let existing = organizations::list(app, ctx, &filter, PageRequest::first(50)).await?;
+    if let Some(org) = existing
+        .items
+        .into_iter()
+        .find(|o| search_key(&o.name) == search_key(DEMO_ORG_NAME))
+    {
         return Ok((org, false));
     }
     let draft = OrganizationDraft {
@@ -26,5 +81,5 @@ pub async fn seed(app: &App) -> Result<(Organization, bool)> {
         tax_id: Some("US-00-0000000".into()),
         base_currency: Some("USD".into()),
     };
-    Ok((organizations::create(app, &ctx, draft).await?, true))
+    Ok((organizations::create(app, ctx, draft).await?, true))
 }

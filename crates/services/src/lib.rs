@@ -6,12 +6,14 @@
 //! value or an [`Error`]. Services never see HTTP, so the API, the CLI, jobs and importers all
 //! call the same functions.
 
+pub mod access;
 pub mod bus;
 mod context;
 pub mod demo;
 mod error;
 pub mod identity;
 pub mod organizations;
+pub mod sessions;
 
 pub use bus::Bus;
 pub use context::{Ctx, Expected, IdempotencyKey, Replay, check_version, find_replay};

@@ -32,9 +32,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: OrganizationDraft) -> Result<Or
         None,
         &org,
     ));
-    if let Some(key) = &ctx.idempotency {
-        tx.remember_response(key.record(&ctx.actor, 201, &org)?);
-    }
+    ctx.remember_created(&mut tx, &org)?;
     app.commit(tx).await?;
     tracing::info!(org_id = %org.id, "organization created");
     Ok(org)

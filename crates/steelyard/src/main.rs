@@ -45,10 +45,38 @@ enum Command {
     },
     /// Prints the version.
     Version,
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Adds a user to an organization with a role and prints a one-time password.
+    Create {
+        /// The organization: its id or its exact name.
+        #[arg(long)]
+        org: String,
+        /// A built-in role (admin, manager, purchaser, sales, warehouse, planner, operator,
+        /// accountant, partner_portal) or a custom role of the organization.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// For partner_portal users: the business partner's id.
+        #[arg(long)]
+        partner: Option<String>,
+        #[command(flatten)]
+        storage: Storage,
     },
 }
 
@@ -100,6 +128,9 @@ fn main() -> ExitCode {
         }
         Command::Audit {
             command: AuditCommand::Verify { ref storage },
+        }
+        | Command::User {
+            command: UserCommand::Create { ref storage, .. },
         } => (storage.overrides(None), &cli.command),
     };
     let config = match Config::load(&overrides) {
@@ -143,6 +174,17 @@ fn main() -> ExitCode {
             Command::Serve { demo, .. } => serve(config, *demo).await,
             Command::Migrate { .. } => migrate(config).await,
             Command::Audit { .. } => verify(config).await,
+            Command::User {
+                command:
+                    UserCommand::Create {
+                        org,
+                        role,
+                        email,
+                        name,
+                        partner,
+                        ..
+                    },
+            } => create_user(config, org, role, email, name.clone(), partner.as_deref()).await,
             Command::Version | Command::CheckConfig { .. } => Ok(ExitCode::SUCCESS),
         }
     });
@@ -179,12 +221,23 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     let backend = config.db_target().redacted();
     let state = steelyard_server::prepare(config).await?;
     if demo {
-        let (org, created) = steelyard_services::demo::seed(&state.app).await?;
-        let verb = if created { "Loaded" } else { "Found" };
+        let seeded = steelyard_services::demo::seed(&state.app).await?;
+        let org = &seeded.organization;
+        let verb = if seeded.organization_created {
+            "Loaded"
+        } else {
+            "Found"
+        };
         println!(
-            "{verb} the demo organization {:?} ({}); sign in as the administrator.",
+            "{verb} the demo organization {:?} ({}). Demo users:",
             org.name, org.id
         );
+        for (email, role, password) in &seeded.users {
+            let password = password
+                .as_deref()
+                .unwrap_or("(set when first created; shown then only)");
+            println!("  {email:<34} {role:<11} {password}");
+        }
     }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -233,5 +286,70 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
             println!("({} events verified before the break)", report.verified);
             Ok(ExitCode::FAILURE)
         }
+    }
+}
+
+async fn create_user(
+    config: Config,
+    org: &str,
+    role: &str,
+    email: &str,
+    name: Option<String>,
+    partner: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use steelyard_services::access::{self, UserDraft};
+    let db = open(&config).await?;
+    db.migrate().await?;
+    let app = steelyard_services::App::new(db.clone());
+    let ctx = steelyard_services::Ctx::system();
+    let org_id = match org.parse() {
+        Ok(id) => id,
+        Err(_) => {
+            let filter = steelyard_store::organizations::OrganizationFilter {
+                status: None,
+                q: Some(org.into()),
+            };
+            let page = steelyard_domain::page::PageRequest::first(50);
+            let found = steelyard_services::organizations::list(&app, &ctx, &filter, page).await?;
+            let exact: Vec<_> = found.items.into_iter().filter(|o| o.name == org).collect();
+            match exact.as_slice() {
+                [only] => only.id,
+                [] => anyhow::bail!("no organization is named {org:?}"),
+                _ => anyhow::bail!("several organizations are named {org:?}; pass its id"),
+            }
+        }
+    };
+    let partner_id = partner
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("--partner is not an id"))?;
+    let draft = UserDraft {
+        email: Some(email.into()),
+        display_name: name,
+        role: Some(role.into()),
+        partner_id,
+        organization_id: Some(org_id),
+    };
+    let result = access::create_user(&app, &ctx, draft).await;
+    db.close().await;
+    match result {
+        Ok(created) => {
+            println!(
+                "Created {} ({}) as {} in organization {org_id}.",
+                created.user.user.email, created.user.user.id, created.user.role
+            );
+            println!(
+                "One-time password: {}",
+                created.one_time_password.unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(steelyard_services::Error::Validation(errors)) => {
+            for error in errors.as_slice() {
+                eprintln!("steelyard: {}: {}", error.field, error.message);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(other) => Err(other.into()),
     }
 }

@@ -6,6 +6,8 @@
 //! Writes go through [`Tx`], which appends the change's events to the hash chain and commits
 //! both together.
 
+pub mod access;
+pub mod api_tokens;
 mod db;
 mod error;
 pub mod events;

@@ -16,22 +16,27 @@ pub enum RefreshLookup {
     /// The token was already rotated: someone replayed it. The session is now revoked.
     Reused { user_id: Uuid, session_id: Uuid },
     /// Rotated: the old token is spent and `new_token_hash` stored in its place.
-    Rotated { user_id: Uuid, session_id: Uuid },
+    Rotated {
+        user_id: Uuid,
+        session_id: Uuid,
+        org_id: Option<Uuid>,
+    },
 }
 
+/// Opens a session acting in `org_id` (None: a super-admin at platform level).
 pub async fn create(
     tx: &mut Tx,
     session_id: Uuid,
     user_id: Uuid,
+    org_id: Option<Uuid>,
     lifetime_secs: i64,
     token_hash: &str,
 ) -> Result<()> {
     let created = to_micros(now());
-    sqlx::query(
-        "INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-    )
+    sqlx::query("INSERT INTO sessions (id, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
     .bind(session_id.to_string())
     .bind(user_id.to_string())
+    .bind(org_id.map(|o| o.to_string()))
     .bind(created)
     .bind(created + lifetime_secs * 1_000_000)
     .execute(tx.conn())
@@ -54,7 +59,7 @@ async fn insert_token(tx: &mut Tx, session_id: Uuid, token_hash: &str) -> Result
 /// Spends `token_hash` and stores `new_token_hash`, or detects a replay and revokes the family.
 pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Result<RefreshLookup> {
     let row = sqlx::query(
-        "SELECT s.id, s.user_id, s.revoked_at, s.expires_at, t.used_at \
+        "SELECT s.id, s.user_id, s.revoked_at, s.expires_at, t.used_at, s.org_id \
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1",
     )
     .bind(token_hash)
@@ -68,6 +73,11 @@ pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Resu
     let revoked: Option<i64> = row.try_get(2)?;
     let expires_at: i64 = row.try_get(3)?;
     let used: Option<i64> = row.try_get(4)?;
+    let org_id = row
+        .try_get::<Option<String>, _>(5)?
+        .as_deref()
+        .map(parse_uuid)
+        .transpose()?;
     if revoked.is_some() || expires_at < to_micros(now()) {
         return Ok(RefreshLookup::Invalid);
     }
@@ -97,6 +107,7 @@ pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Resu
     Ok(RefreshLookup::Rotated {
         user_id,
         session_id,
+        org_id,
     })
 }
 
@@ -119,6 +130,16 @@ pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64>
         .execute(tx.conn())
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Moves a session to another organization (the token exchange of switching organizations).
+pub async fn set_org(tx: &mut Tx, session_id: Uuid, org_id: Option<Uuid>) -> Result<()> {
+    sqlx::query("UPDATE sessions SET org_id = $1 WHERE id = $2")
+        .bind(org_id.map(|o| o.to_string()))
+        .bind(session_id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Whether a session is open (not revoked, not expired) for this user.

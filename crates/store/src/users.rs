@@ -69,7 +69,7 @@ pub async fn count(db: &Db) -> Result<i64> {
         .try_get(0)?)
 }
 
-fn from_row(row: &AnyRow) -> Result<UserRow> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<UserRow> {
     Ok(UserRow {
         id: parse_uuid(&row.try_get::<String, _>("id")?)?,
         email: row.try_get("email")?,
@@ -80,6 +80,66 @@ fn from_row(row: &AnyRow) -> Result<UserRow> {
         version: row.try_get("version")?,
         created_at: from_micros(row.try_get("created_at")?)?,
     })
+}
+
+/// Sets a user's status (`active` or `disabled`) if the row is still at `version`.
+pub async fn set_status(tx: &mut Tx, id: Uuid, status: &str, version: i64) -> Result<()> {
+    let done = sqlx::query("UPDATE users SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
+        .bind(status)
+        .bind(to_micros(crate::time::now()))
+        .bind(id.to_string())
+        .bind(version)
+        .execute(tx.conn())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(())
+}
+
+/// Sign-in throttling state of an account: failures in a row, and locked until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginThrottle {
+    pub failed_logins: i64,
+    pub locked_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn login_throttle(db: &Db, id: Uuid) -> Result<LoginThrottle> {
+    let row = sqlx::query("SELECT failed_logins, locked_until FROM users WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_one(&db.read)
+        .await?;
+    Ok(LoginThrottle {
+        failed_logins: row.try_get(0)?,
+        locked_until: row
+            .try_get::<Option<i64>, _>(1)?
+            .map(from_micros)
+            .transpose()?,
+    })
+}
+
+/// Counts one more failure and locks the account until `locked_until` (None: no lock yet).
+pub async fn record_login_failure(
+    db: &Db,
+    id: Uuid,
+    locked_until: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET failed_logins = failed_logins + 1, locked_until = $1 WHERE id = $2",
+    )
+    .bind(locked_until.map(to_micros))
+    .bind(id.to_string())
+    .execute(&db.write)
+    .await?;
+    Ok(())
+}
+
+pub async fn reset_login_failures(db: &Db, id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)")
+        .bind(id.to_string())
+        .execute(&db.write)
+        .await?;
+    Ok(())
 }
 
 /// The secret stored under `name`, or `generated` stored now if there was none. Every

@@ -1,5 +1,7 @@
 //! The JSON API under `/api/v1`, one module per business module, and the helpers they share.
 
+pub mod access;
+pub mod auth;
 pub mod organizations;
 
 use std::future::Future;

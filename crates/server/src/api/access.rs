@@ -1,0 +1,169 @@
+//! `/api/v1/users`, `/api/v1/roles` and `/api/v1/auth/tokens`: who works in an organization,
+//! with which role, and the integration tokens they hold.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use steelyard_services::access::{
+    self, CreatedToken, CreatedUser, Member, RoleDraft, RoleView, TokenDraft, TokenView, UserDraft,
+};
+use steelyard_services::identity::User;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::api::{KeyedJson, create_once};
+use crate::auth::Authenticated;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsersParams {
+    /// Super-admins only: whose users to list (default: the organization you act in).
+    organization_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub items: Vec<Member>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleList {
+    pub items: Vec<RoleView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenList {
+    pub items: Vec<TokenView>,
+}
+
+/// Adds a user to an organization with a role; the answer carries a one-time password.
+/// Needs `user.manage`.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    request_body = UserDraft,
+    responses((status = 201, body = CreatedUser), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    draft: KeyedJson<UserDraft>,
+) -> ApiResult<Response> {
+    let app = state.app.clone();
+    let locate = |created: &CreatedUser| (format!("/api/v1/users/{}", created.user.user.id), 1);
+    create_once(&state.app, ctx, draft.key, locate, |ctx| async move {
+        access::create_user(&app, &ctx, draft.body).await
+    })
+    .await
+}
+
+/// The users of the organization you act in, with their roles. Needs `user.read`.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(UsersParams),
+    responses((status = 200, body = UserList), (status = 403, body = Problem)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiQuery(params): ApiQuery<UsersParams>,
+) -> ApiResult<Json<UserList>> {
+    Ok(Json(UserList {
+        items: access::list_users(&state.app, &ctx, params.organization_id).await?,
+    }))
+}
+
+/// Disables a user: every session closes at once and sign-in is refused. Needs `user.manage`.
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn disable_user(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(
+        access::set_user_enabled(&state.app, &ctx, id, false).await?,
+    ))
+}
+
+/// Enables a disabled user again. Needs `user.manage`.
+#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn enable_user(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<User>> {
+    Ok(Json(
+        access::set_user_enabled(&state.app, &ctx, id, true).await?,
+    ))
+}
+
+/// The built-in roles and the organization's custom roles, with their permissions.
+/// Needs `role.read`.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = RoleList), (status = 403, body = Problem)))]
+pub async fn list_roles(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+) -> ApiResult<Json<RoleList>> {
+    Ok(Json(RoleList {
+        items: access::list_roles(&state.app, &ctx).await?,
+    }))
+}
+
+/// Creates a custom role granting named permissions. Needs `role.manage`.
+#[utoipa::path(post, path = "/api/v1/roles", tag = "users", security(("bearer" = [])), request_body = RoleDraft,
+    responses((status = 201, body = RoleView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_role(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    draft: KeyedJson<RoleDraft>,
+) -> ApiResult<Response> {
+    let app = state.app.clone();
+    let locate = |role: &RoleView| (format!("/api/v1/roles/{}", role.name), 1);
+    create_once(&state.app, ctx, draft.key, locate, |ctx| async move {
+        access::create_role(&app, &ctx, draft.body).await
+    })
+    .await
+}
+
+/// Creates an integration token; the secret is in the answer and never shown again.
+/// Needs `token.manage`.
+#[utoipa::path(post, path = "/api/v1/auth/tokens", tag = "auth", security(("bearer" = [])), request_body = TokenDraft,
+    responses((status = 201, body = CreatedToken), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    draft: KeyedJson<TokenDraft>,
+) -> ApiResult<Response> {
+    let app = state.app.clone();
+    let locate = |token: &CreatedToken| (format!("/api/v1/auth/tokens/{}", token.view.id), 1);
+    create_once(&state.app, ctx, draft.key, locate, |ctx| async move {
+        access::create_token(&app, &ctx, draft.body).await
+    })
+    .await
+}
+
+/// Your integration tokens (never their secrets). Needs `token.manage`.
+#[utoipa::path(get, path = "/api/v1/auth/tokens", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = TokenList), (status = 403, body = Problem)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+) -> ApiResult<Json<TokenList>> {
+    Ok(Json(TokenList {
+        items: access::list_tokens(&state.app, &ctx).await?,
+    }))
+}
+
+/// Revokes one of your integration tokens at once. Needs `token.manage`.
+#[utoipa::path(delete, path = "/api/v1/auth/tokens/{id}", tag = "auth", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    access::revoke_token(&state.app, &ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
