@@ -69,14 +69,20 @@ pub struct OrganizationDraft {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationPatchDraft {
-    pub name: Option<String>,
+    /// Cannot be cleared: `null` is refused.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub legal_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub tax_id: Option<Option<String>>,
-    pub base_currency: Option<String>,
+    /// Cannot be cleared: `null` is refused.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub base_currency: Option<Option<String>>,
 }
 
 /// A valid new organization.
@@ -131,16 +137,19 @@ impl OrganizationPatch {
         let mut errors = FieldErrors::new();
         let name = draft
             .name
-            .and_then(|n| errors.take("name", parse_line(&n, NAME_MAX)));
+            .and_then(|n| errors.take("name", required(n).and_then(|n| parse_line(&n, NAME_MAX))));
         let legal_name = draft
             .legal_name
             .and_then(|v| errors.take("legal_name", parse_optional_line(v.as_deref(), NAME_MAX)));
         let tax_id = draft
             .tax_id
             .and_then(|v| errors.take("tax_id", parse_optional_line(v.as_deref(), TAX_ID_MAX)));
-        let base_currency = draft
-            .base_currency
-            .and_then(|c| errors.take("base_currency", parse_currency(&c)));
+        let base_currency = draft.base_currency.and_then(|c| {
+            errors.take(
+                "base_currency",
+                required(c).and_then(|c| parse_currency(&c)),
+            )
+        });
         errors.finish()?;
         Ok(Self {
             name,
@@ -226,6 +235,51 @@ impl Organization {
     }
 }
 
+/// Filters of the organizations list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrganizationFilter {
+    /// None lists every status.
+    pub status: Option<OrgStatus>,
+    /// Matches names containing this text, ignoring case and spacing.
+    pub q: Option<String>,
+}
+
+/// The longest `q=` a list search takes.
+pub const SEARCH_MAX: usize = 200;
+
+impl OrganizationFilter {
+    /// From the `status` (`active` by default, `archived`, or `all`) and `q` query parameters;
+    /// errors are recorded under those names.
+    pub fn parse(status: Option<&str>, q: Option<&str>, errors: &mut FieldErrors) -> Self {
+        let status = match status {
+            None | Some("active") => Some(OrgStatus::Active),
+            Some("all") => None,
+            Some(other) => errors.take(
+                "status",
+                OrgStatus::parse(other)
+                    .map_err(|_| invalid("invalid", "must be active, archived or all")),
+            ),
+        };
+        let q = q
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned);
+        if q.as_ref().is_some_and(|q| q.chars().count() > SEARCH_MAX) {
+            errors.add(
+                "q",
+                "too_long",
+                format!("must be at most {SEARCH_MAX} characters"),
+            );
+        }
+        Self { status, q }
+    }
+}
+
+/// A present value of a field that cannot be cleared.
+fn required(value: Option<String>) -> Result<String, FieldError> {
+    value.ok_or_else(|| invalid("required", "cannot be cleared"))
+}
+
 /// An ISO 4217 code: three ASCII letters, upper-cased.
 pub fn parse_currency(raw: &str) -> Result<String, FieldError> {
     let code = raw.trim().to_ascii_uppercase();
@@ -297,6 +351,19 @@ mod tests {
         assert_eq!(next.legal_name.as_deref(), Some("Northwind GmbH"));
         assert_eq!(next.tax_id, None);
         assert_eq!(next.version, org.version + 1);
+    }
+
+    #[test]
+    fn a_patch_cannot_clear_required_fields() {
+        let patch: OrganizationPatchDraft =
+            serde_json::from_str(r#"{"name":null,"base_currency":null}"#).unwrap();
+        let fields: Vec<_> = OrganizationPatch::parse(patch)
+            .unwrap_err()
+            .into_vec()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["name", "base_currency"]);
     }
 
     #[test]

@@ -177,15 +177,22 @@ fn random_secret() -> String {
 fn secret_file(data_dir: &Path, generated: &str) -> anyhow::Result<String> {
     let path = data_dir.join("jwt-secret");
     if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(existing.trim().to_owned());
+        let existing = existing.trim().to_owned();
+        anyhow::ensure!(
+            existing.len() >= crate::config::MIN_SECRET_LEN,
+            "{} holds a secret shorter than {} characters: delete it to have a new one generated",
+            path.display(),
+            crate::config::MIN_SECRET_LEN
+        );
+        return Ok(existing);
     }
     std::fs::create_dir_all(data_dir)?;
-    std::fs::write(&path, generated)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write;
+    options.open(&path)?.write_all(generated.as_bytes())?;
     Ok(generated.to_owned())
 }
 

@@ -54,6 +54,8 @@ pub struct Config {
     pub rate_limits: crate::ratelimit::Limits,
     /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed.
     pub trusted_proxies: Vec<crate::ratelimit::IpNet>,
+    /// The header trusted proxies put the client address in.
+    pub forwarded_header: crate::ratelimit::ForwardedHeader,
 }
 
 impl fmt::Debug for Config {
@@ -385,8 +387,48 @@ impl Config {
                 ),
             }
         }
+        let forwarded_header = match get("STEELYARD_FORWARDED_HEADER") {
+            None => crate::ratelimit::ForwardedHeader::XForwardedFor,
+            Some(raw) => crate::ratelimit::ForwardedHeader::parse(&raw).unwrap_or_else(|| {
+                problem(
+                    "STEELYARD_FORWARDED_HEADER",
+                    format!("{raw:?} is not a forwarding header"),
+                    "use x-forwarded-for or forwarded",
+                );
+                crate::ratelimit::ForwardedHeader::XForwardedFor
+            }),
+        };
+        let sentry_dsn = get("SENTRY_DSN").or(file.sentry_dsn);
+        if let Some(dsn) = &sentry_dsn
+            && dsn.parse::<sentry::types::Dsn>().is_err()
+        {
+            problem(
+                "SENTRY_DSN",
+                "is not a valid DSN".into(),
+                "copy the DSN from your Sentry project settings, or unset it",
+            );
+        }
+        if let Some(url) = &redis_url
+            && redis::Client::open(url.as_str()).is_err()
+        {
+            problem(
+                "REDIS_URL",
+                "cannot be parsed".into(),
+                "use redis://host:6379/0",
+            );
+        }
         let admin_email = get("STEELYARD_ADMIN_EMAIL");
         let admin_password = get("STEELYARD_ADMIN_PASSWORD").map(Secret);
+        if let Some(Err(why)) = admin_password
+            .as_ref()
+            .map(|p| steelyard_services::identity::check_password_policy(&p.0))
+        {
+            problem(
+                "STEELYARD_ADMIN_PASSWORD",
+                why.to_owned(),
+                "choose 12+ characters mixing letters, digits or symbols",
+            );
+        }
         if admin_email.is_some() != admin_password.is_some() {
             problem(
                 "STEELYARD_ADMIN_EMAIL",
@@ -404,7 +446,7 @@ impl Config {
             data_dir,
             database_url,
             redis_url,
-            sentry_dsn: get("SENTRY_DSN").or(file.sentry_dsn).map(Secret),
+            sentry_dsn: sentry_dsn.map(Secret),
             jwt_secret,
             jwt_issuer: get("STEELYARD_JWT_ISSUER")
                 .or(file.jwt_issuer)
@@ -425,6 +467,7 @@ impl Config {
             rate_limits_enabled,
             rate_limits,
             trusted_proxies,
+            forwarded_header,
         })
     }
 
@@ -460,7 +503,8 @@ impl Config {
                 if self.jwt_secret.is_some() {
                     "****".into()
                 } else {
-                    "(generated and kept in the data dir)".into()
+                    "(generated: kept in the data dir on SQLite, in the database on PostgreSQL)"
+                        .into()
                 },
             ),
             ("jwt_issuer", self.jwt_issuer.clone()),

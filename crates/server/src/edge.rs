@@ -40,7 +40,8 @@ fn request_id_of(request: &Request) -> String {
 pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id_of(&request);
-    let method = request.method().clone();
+    let method = method_label(request.method());
+    let docs = request.uri().path().starts_with("/api/docs");
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -50,7 +51,8 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         .insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route, user = tracing::field::Empty);
 
-    metrics::gauge!("http_requests_in_flight").increment(1.0);
+    // Decrements on drop too: a client that hangs up mid-request does not leak the gauge.
+    let in_flight = InFlight::start();
     let response = if state.sentry_enabled {
         let hub = sentry::Hub::new_from_top(sentry::Hub::current());
         hub.configure_scope(|scope| scope.set_tag("request_id", &request_id));
@@ -61,7 +63,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     } else {
         next.run(request).instrument(span.clone()).await
     };
-    metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    drop(in_flight);
 
     let mut response = finish_problem(response, &request_id);
     let status = response.status();
@@ -69,12 +71,12 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(REQUEST_ID, value);
     }
-    security_headers(headers, state.config.hsts);
+    security_headers(headers, state.config.hsts, docs);
 
     let elapsed = started.elapsed();
     let status_label = status.as_str().to_owned();
-    metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status_label.clone()).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route.clone(), "status" => status_label).record(elapsed.as_secs_f64());
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status_label.clone()).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.clone(), "status" => status_label).record(elapsed.as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             target: "access",
@@ -95,6 +97,38 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         );
     }
     response
+}
+
+/// Counts a request in `http_requests_in_flight` for as long as it lives.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    }
+}
+
+/// The method as a metrics label: the standard ones by name, anything else `other`, so a
+/// client inventing methods cannot grow the label set.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 /// Renders a handler's [`Problem`], or turns any other error response into one.
@@ -134,12 +168,17 @@ fn keep_headers(mut rendered: Response, original: Response) -> Response {
     rendered
 }
 
-fn security_headers(headers: &mut axum::http::HeaderMap, hsts: bool) {
+/// The CSP of everything but the API docs: nothing but this origin, no inline code.
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+/// Swagger UI draws its icons from `data:` URLs and sets inline styles; still no inline script.
+const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+                        frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
+fn security_headers(headers: &mut axum::http::HeaderMap, hsts: bool, docs: bool) {
+    let csp = if docs { DOCS_CSP } else { CSP };
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        ),
+        HeaderValue::from_static(csp),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

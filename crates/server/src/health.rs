@@ -33,18 +33,24 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Status>, Proble
     let mut down = Vec::new();
     match tokio::time::timeout(Duration::from_secs(2), state.app.db.ping()).await {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => down.push(format!("database ({error})")),
-        Err(_) => down.push("database (timed out)".to_owned()),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: database unreachable");
+            down.push("database");
+        }
+        Err(_) => {
+            tracing::warn!("readiness: database timed out");
+            down.push("database");
+        }
     }
     if let Some(redis) = &state.redis
         && let Err(error) = redis.ping().await
     {
-        down.push(format!("redis ({error})"));
+        tracing::warn!(%error, "readiness: Redis unreachable");
+        down.push("redis");
     }
     if down.is_empty() {
         Ok(Json(Status { status: "ok" }))
     } else {
-        tracing::warn!(down = ?down, "not ready");
         Err(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",

@@ -60,7 +60,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 
 /// The OpenAPI document and the routes it describes, from one list of handlers.
 pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
         .routes(routes!(health::detailed))
@@ -82,7 +82,9 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::archive))
         .routes(routes!(organizations::restore))
         .routes(routes!(organizations::history))
-        .split_for_parts()
+        .split_for_parts();
+    utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
+    (routes, doc)
 }
 
 /// The whole application with its middleware, ready to serve.
@@ -164,6 +166,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
             config.rate_limits,
             redis.clone(),
             config.trusted_proxies.clone(),
+            config.forwarded_header,
         ))
     });
     Ok(AppState {
@@ -213,7 +216,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
     let db = state.app.db.clone();
-    let housekeeping = tokio::spawn(housekeeping(db.clone()));
+    let housekeeping = tokio::spawn(housekeeping(db.clone(), state.limiter.clone()));
     let result = serve_router(router(state), grace, db, listener, shutdown).await;
     housekeeping.abort();
     result
@@ -249,25 +252,40 @@ pub async fn serve_router(
         result = server => result?,
         () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period; stopping anyway"),
     }
-    db.close().await;
+    // Connections still checked out by abandoned requests must not hold the exit forever.
+    if tokio::time::timeout(std::time::Duration::from_secs(5), db.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database connections did not close within 5 s");
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
 /// Periodic clean-up: idempotency keys are kept for 24 hours.
-async fn housekeeping(db: Db) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+async fn housekeeping(db: Db, limiter: Option<Arc<ratelimit::RateLimiter>>) {
+    const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+    let mut minutes: u64 = 0;
     loop {
         every.tick().await;
-        match steelyard_store::idempotency::purge_older_than(
-            &db,
-            std::time::Duration::from_secs(24 * 3600),
-        )
-        .await
-        {
+        if let Some(limiter) = &limiter {
+            limiter.prune();
+        }
+        minutes += 1;
+        if minutes % 60 != 1 {
+            continue;
+        }
+        match steelyard_store::idempotency::purge_older_than(&db, DAY).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "forgot expired idempotency keys"),
             Err(error) => tracing::warn!(%error, "idempotency key clean-up failed"),
+        }
+        match steelyard_store::sessions::purge_ended(&db, 7 * DAY).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "removed sessions that ended over a week ago"),
+            Err(error) => tracing::warn!(%error, "session clean-up failed"),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document: generated from the handlers' annotations (never hand-written),
 //! served at `/api/openapi.json` with Swagger UI at `/api/docs`, both from the binary.
 
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -38,4 +40,59 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// Adds the answers every operation can give, so the document says so without each handler
+/// repeating them: 401 on secured operations, 429 on rate-limited ones, 500 everywhere.
+/// Applied to the finished document (the paths exist only once the routes are collected).
+#[derive(Debug)]
+pub struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let limited = crate::ratelimit::Tier::of(&axum::http::Method::POST, path).is_some();
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+                &mut item.head,
+            ];
+            for operation in operations.into_iter().flatten() {
+                add_common(operation, limited);
+            }
+        }
+    }
+}
+
+fn add_common(operation: &mut Operation, limited: bool) {
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    let responses = &mut operation.responses.responses;
+    if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        responses
+            .entry("401".into())
+            .or_insert_with(|| problem("No valid access token"));
+    }
+    if limited {
+        responses
+            .entry("429".into())
+            .or_insert_with(|| problem("Rate limited: see Retry-After and retry_after_seconds"));
+    }
+    responses
+        .entry("500".into())
+        .or_insert_with(|| problem("Internal error; quote the request id"));
 }

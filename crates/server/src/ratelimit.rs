@@ -114,6 +114,7 @@ pub struct RateLimiter {
     started: Instant,
     script: redis::Script,
     trusted_proxies: Vec<IpNet>,
+    forwarded_header: ForwardedHeader,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -142,7 +143,12 @@ return {1, math.floor((now - allow_at) / interval), 0, math.ceil(new_tat - now)}
 "#;
 
 impl RateLimiter {
-    pub fn new(limits: Limits, redis: Option<RedisLink>, trusted_proxies: Vec<IpNet>) -> Self {
+    pub fn new(
+        limits: Limits,
+        redis: Option<RedisLink>,
+        trusted_proxies: Vec<IpNet>,
+        forwarded_header: ForwardedHeader,
+    ) -> Self {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
         let local = |n| Governor::keyed(quota(n)).with_middleware::<StateInformationMiddleware>();
         Self {
@@ -157,6 +163,7 @@ impl RateLimiter {
             started: Instant::now(),
             script: redis::Script::new(GCRA),
             trusted_proxies,
+            forwarded_header,
         }
     }
 
@@ -254,37 +261,32 @@ impl RateLimiter {
     }
 
     /// The client's address: the socket peer, unless that peer is a trusted proxy; then the
-    /// right-most address in `X-Forwarded-For` (or `Forwarded: for=`) that is not a trusted proxy.
+    /// right-most address of the configured forwarding header that is not a trusted proxy.
+    /// Only that one header is read, so a client cannot choose the header it is keyed by.
     pub fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = peer?;
+        let peer = peer?.to_canonical();
         if !self.is_trusted(peer) {
             return Some(peer);
         }
-        let mut forwarded: Vec<IpAddr> = Vec::new();
-        for value in headers.get_all("x-forwarded-for") {
-            forwarded.extend(
-                value
-                    .to_str()
-                    .unwrap_or("")
-                    .split(',')
-                    .filter_map(|a| a.trim().parse::<IpAddr>().ok()),
-            );
-        }
-        if forwarded.is_empty() {
-            for value in headers.get_all("forwarded") {
-                for part in value.to_str().unwrap_or("").split([',', ';']) {
-                    if let Some(addr) = part.trim().strip_prefix("for=") {
-                        let addr = addr.trim_matches('"').trim_start_matches('[');
-                        let addr = addr.split(']').next().unwrap_or(addr);
-                        if let Ok(ip) = addr.parse() {
-                            forwarded.push(ip);
-                        }
-                    }
+        let mut chain: Vec<IpAddr> = Vec::new();
+        for value in headers.get_all(self.forwarded_header.name()) {
+            let text = value.to_str().unwrap_or("");
+            for element in text.split(',') {
+                let node = match self.forwarded_header {
+                    ForwardedHeader::XForwardedFor => Some(element),
+                    ForwardedHeader::Forwarded => element.split(';').find_map(|pair| {
+                        pair.trim()
+                            .strip_prefix("for=")
+                            .or_else(|| pair.trim().strip_prefix("For="))
+                    }),
+                };
+                if let Some(ip) = node.and_then(parse_node) {
+                    chain.push(ip);
                 }
             }
         }
         Some(
-            forwarded
+            chain
                 .into_iter()
                 .rev()
                 .find(|ip| !self.is_trusted(*ip))
@@ -293,7 +295,61 @@ impl RateLimiter {
     }
 
     fn is_trusted(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(ip))
+    }
+
+    /// Forgets buckets that are full again, so memory follows the active clients only.
+    pub fn prune(&self) {
+        for limiter in &self.local {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// One node of a forwarding header: `1.2.3.4`, `1.2.3.4:5678`, `"[2001:db8::1]:80"`, `::1`.
+fn parse_node(raw: &str) -> Option<IpAddr> {
+    let node = raw.trim().trim_matches('"');
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest
+            .split(']')
+            .next()?
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| ip.to_canonical());
+    }
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    // IPv4 with a port.
+    let (host, port) = node.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+/// Which header a trusted proxy puts the client's address in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Some(Self::XForwardedFor),
+            "forwarded" => Some(Self::Forwarded),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
     }
 }
 
@@ -408,6 +464,7 @@ mod tests {
             limits,
             None,
             trusted.iter().filter_map(|t| IpNet::parse(t)).collect(),
+            ForwardedHeader::XForwardedFor,
         )
     }
 
@@ -450,6 +507,43 @@ mod tests {
         assert_eq!(
             behind.client_ip(Some(proxy), &headers),
             Some("203.0.113.9".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_match_ipv4_ranges_and_ports_are_ignored() {
+        let behind = limiter(&["10.0.0.0/8"]);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.9:4711"),
+        );
+        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
+        assert_eq!(
+            behind.client_ip(Some(mapped), &headers),
+            Some("203.0.113.9".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn only_the_configured_forwarding_header_is_read() {
+        let limits = Limits {
+            strict: 3,
+            moderate: 100,
+            relaxed: 1000,
+        };
+        let trusted = vec![IpNet::parse("10.0.0.0/8").unwrap()];
+        let rfc = RateLimiter::new(limits, None, trusted, ForwardedHeader::Forwarded);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        headers.insert(
+            "forwarded",
+            HeaderValue::from_static(r#"for="[2001:db8::7]:443";proto=https, for=10.0.0.9"#),
+        );
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        assert_eq!(
+            rfc.client_ip(Some(proxy), &headers),
+            Some("2001:db8::7".parse().unwrap())
         );
     }
 

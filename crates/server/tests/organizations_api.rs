@@ -223,7 +223,7 @@ async fn archiving_hides_from_the_default_list_blocks_changes_and_is_in_the_hist
     let items = history["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[1]["kind"], "organization.archived");
-    let changes: Value = serde_json::from_str(items[1]["changes"].as_str().unwrap()).unwrap();
+    let changes = &items[1]["changes"];
     assert_eq!(
         changes["status"],
         json!({"before": "active", "after": "archived"})

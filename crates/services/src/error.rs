@@ -44,7 +44,9 @@ impl From<StoreError> for Error {
         match error {
             StoreError::NotFound => Self::NotFound("record"),
             StoreError::Duplicate(what) => {
-                Self::Conflict(format!("a record with the same key exists ({what})"))
+                // The constraint name is for the log, not for the caller.
+                tracing::info!(constraint = %what, "unique constraint refused a write");
+                Self::Conflict("a record with the same unique key already exists".into())
             }
             StoreError::Stale => Self::Stale { current: 0 },
             other => Self::Internal(other.to_string()),

@@ -57,6 +57,7 @@ pub fn check_password_policy(password: &str) -> Result<(), &'static str> {
 
 /// Hashes with argon2id off the async threads (it is deliberately slow).
 pub async fn hash_password(password: String) -> Result<String> {
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         Argon2::default()
@@ -68,7 +69,11 @@ pub async fn hash_password(password: String) -> Result<String> {
     .map_err(|e| Error::Internal(e.to_string()))?
 }
 
-async fn verify_password(password: String, hash: String) -> bool {
+/// Whether `password` matches `hash`. At most a few checks run at once (each takes ~19 MiB and
+/// a core for tens of milliseconds); a flood of sign-ins waits, then gets 503, instead of
+/// exhausting memory and threads.
+async fn verify_password(password: String, hash: String) -> Result<bool> {
+    let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
@@ -79,7 +84,19 @@ async fn verify_password(password: String, hash: String) -> bool {
             .unwrap_or(false)
     })
     .await
-    .unwrap_or(false)
+    .map_err(|e| Error::Internal(e.to_string()))
+}
+
+async fn hashing_permit() -> Result<tokio::sync::SemaphorePermit<'static>> {
+    static HASHING: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let semaphore = HASHING.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores * 2)
+    });
+    match tokio::time::timeout(std::time::Duration::from_secs(5), semaphore.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(Error::Unavailable("password hashing is saturated".into())),
+    }
 }
 
 /// A random password that meets the policy, for generated accounts.
@@ -159,19 +176,27 @@ pub fn lockout_after(failures: i64) -> Option<chrono::Duration> {
 /// password, locked or disabled account), so callers cannot probe accounts. Failures are
 /// counted per account; past [`FREE_FAILURES`] the account is locked for a growing time.
 pub async fn authenticate(app: &App, email: &str, password: &str) -> Result<Option<UserRow>> {
+    let mut errors = steelyard_domain::FieldErrors::new();
+    if email.len() > 254 {
+        errors.add("email", "too_long", "must be at most 254 characters");
+    }
+    if password.len() > 1024 {
+        errors.add("password", "too_long", "must be at most 1024 bytes");
+    }
+    errors.finish()?;
     let found = users::find_by_email(&app.db, email).await?;
     let Some(user) = found else {
         // Spend the same time as a real check, so response times do not reveal accounts.
-        let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await;
+        let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await?;
         return Ok(None);
     };
     let throttle = users::login_throttle(&app.db, user.id).await?;
     let now = steelyard_store::now();
     if throttle.locked_until.is_some_and(|until| until > now) {
-        let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await;
+        let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await?;
         return Ok(None);
     }
-    if !verify_password(password.to_owned(), user.password_hash.clone()).await {
+    if !verify_password(password.to_owned(), user.password_hash.clone()).await? {
         let failures = throttle.failed_logins + 1;
         let locked_until = lockout_after(failures).map(|d| now + d);
         users::record_login_failure(&app.db, user.id, locked_until).await?;

@@ -119,7 +119,7 @@ pub async fn refresh(app: &App, ctx: &Ctx, presented: &str) -> Result<Option<Ref
             session_id,
             org_id,
         } => {
-            app.commit(tx).await?;
+            // Checked before committing: a refused refresh changes nothing.
             let user = users::get(&app.db, user_id).await?;
             if user.status != "active" {
                 return Ok(None);
@@ -128,6 +128,7 @@ pub async fn refresh(app: &App, ctx: &Ctx, presented: &str) -> Result<Option<Ref
             let Some(actor) = crate::access::actor_for(app, &user, org_id).await? else {
                 return Ok(None);
             };
+            app.commit(tx).await?;
             Ok(Some(Refreshed {
                 actor,
                 session_id,

@@ -19,7 +19,7 @@ fn draft(name: &str) -> OrganizationDraft {
 
 fn rename(name: &str) -> OrganizationPatchDraft {
     OrganizationPatchDraft {
-        name: Some(name.into()),
+        name: Some(Some(name.into())),
         ..Default::default()
     }
 }

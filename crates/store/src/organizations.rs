@@ -16,14 +16,7 @@ use crate::tx::Tx;
 const COLUMNS: &str = "id, name, legal_name, tax_id, base_currency, status, version, created_at, \
                        updated_at, archived_at";
 
-/// Filters of the organizations list.
-#[derive(Debug, Clone, Default)]
-pub struct OrganizationFilter {
-    /// None lists every status.
-    pub status: Option<OrgStatus>,
-    /// Matches names containing this text, ignoring case and spacing.
-    pub q: Option<String>,
-}
+pub use steelyard_domain::organization::OrganizationFilter;
 
 pub async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
     sqlx::query(&format!(

@@ -158,3 +158,23 @@ pub async fn is_open(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
         }
     })
 }
+
+/// Deletes sessions (and their refresh tokens) that expired or were revoked more than `age`
+/// ago; returns how many sessions went.
+pub async fn purge_ended(db: &Db, age: std::time::Duration) -> Result<u64> {
+    let cutoff = to_micros(now()) - i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
+    let ended = "SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1";
+    let mut tx = db.write.begin().await?;
+    sqlx::query(&format!(
+        "DELETE FROM refresh_tokens WHERE session_id IN ({ended})"
+    ))
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?;
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+        .bind(cutoff)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}

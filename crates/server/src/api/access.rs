@@ -21,6 +21,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct UsersParams {
     /// Super-admins only: whose users to list (default: the organization you act in).
     organization_id: Option<Uuid>,

@@ -44,6 +44,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KeyedJson<T> {
 }
 
 use axum::extract::FromRequestParts;
+use serde_json::value::RawValue;
+use steelyard_domain::event::EventRecord;
+use uuid::Uuid;
 
 /// Runs a create service once per idempotency key: a retry gets the first response again, and
 /// two concurrent requests with one key create one record.
@@ -85,6 +88,53 @@ where
                 return replayed(replay.body);
             }
             Err(error.into())
+        }
+    }
+}
+
+/// An event as the API shows it: `data` and `changes` are JSON, not JSON inside a string.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EventView {
+    pub org_id: Uuid,
+    pub seq: i64,
+    pub id: Uuid,
+    pub aggregate_type: String,
+    pub aggregate_id: Uuid,
+    pub kind: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    /// The record after the change.
+    #[schema(value_type = Object)]
+    pub data: Box<RawValue>,
+    /// For each changed field, `{"before": …, "after": …}`.
+    #[schema(value_type = Object)]
+    pub changes: Box<RawValue>,
+    pub hash: String,
+}
+
+impl From<EventRecord> for EventView {
+    fn from(event: EventRecord) -> Self {
+        // Stored text that is no longer JSON (a tampered row) is shown as a JSON string.
+        let raw = |text: String| {
+            RawValue::from_string(text.clone()).unwrap_or_else(|_| {
+                RawValue::from_string(serde_json::Value::String(text).to_string())
+                    .expect("a JSON string")
+            })
+        };
+        Self {
+            org_id: event.org_id,
+            seq: event.seq,
+            id: event.id,
+            aggregate_type: event.aggregate_type,
+            aggregate_id: event.aggregate_id,
+            kind: event.kind,
+            actor: event.actor,
+            request_id: event.request_id,
+            occurred_at: event.occurred_at,
+            data: raw(event.data),
+            changes: raw(event.changes),
+            hash: event.hash,
         }
     }
 }

@@ -7,17 +7,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use steelyard_domain::FieldErrors;
-use steelyard_domain::event::EventRecord;
 use steelyard_domain::organization::{
-    OrgStatus, Organization, OrganizationDraft, OrganizationPatchDraft,
+    Organization, OrganizationDraft, OrganizationFilter, OrganizationPatchDraft,
 };
 use steelyard_domain::page::PageRequest;
 use steelyard_services::organizations;
-use steelyard_store::organizations::OrganizationFilter;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::{KeyedJson, create_once};
+use crate::api::{EventView, KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, with_etag};
 use crate::problem::{ApiResult, Problem};
@@ -32,6 +30,7 @@ fn location(org: &Organization) -> (String, i64) {
 /// Query parameters of the list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Page size, 1 to 500 (default 50).
     limit: Option<String>,
@@ -52,7 +51,7 @@ pub struct OrganizationList {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct History {
-    pub items: Vec<EventRecord>,
+    pub items: Vec<EventView>,
 }
 
 /// Creates an organization. Send `Idempotency-Key` to make retries safe.
@@ -90,16 +89,9 @@ pub async fn list(
         params.cursor.as_deref(),
         &mut errors,
     );
-    let status = match params.status.as_deref() {
-        None | Some("active") => Some(OrgStatus::Active),
-        Some("all") => None,
-        Some(other) => errors.take("status", OrgStatus::parse(other)),
-    };
+    let filter =
+        OrganizationFilter::parse(params.status.as_deref(), params.q.as_deref(), &mut errors);
     errors.finish().map_err(steelyard_services::Error::from)?;
-    let filter = OrganizationFilter {
-        status,
-        q: params.q,
-    };
     let page = organizations::list(&state.app, &ctx, &filter, page).await?;
     Ok(Json(OrganizationList {
         items: page.items,
@@ -176,5 +168,7 @@ pub async fn history(
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<History>> {
     let items = organizations::history(&state.app, &ctx, id).await?;
-    Ok(Json(History { items }))
+    Ok(Json(History {
+        items: items.into_iter().map(EventView::from).collect(),
+    }))
 }
