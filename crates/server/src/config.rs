@@ -56,6 +56,10 @@ pub struct Config {
     pub trusted_proxies: Vec<crate::ratelimit::IpNet>,
     /// The header trusted proxies put the client address in.
     pub forwarded_header: crate::ratelimit::ForwardedHeader,
+    pub ws_max_connections_per_user: usize,
+    pub ws_messages_per_minute: u32,
+    /// When false, `/metrics` needs a token with `system.health`.
+    pub metrics_public: bool,
 }
 
 impl fmt::Debug for Config {
@@ -354,6 +358,9 @@ impl Config {
                 },
             }
         };
+        let ws_max_connections_per_user =
+            per_minute("STEELYARD_WS_MAX_CONNECTIONS_PER_USER", 10) as usize;
+        let ws_messages_per_minute = per_minute("STEELYARD_WS_MESSAGES_PER_MINUTE", 120);
         let rate_limits = crate::ratelimit::Limits {
             strict: per_minute("STEELYARD_RATE_LIMIT_STRICT_PER_MIN", 10),
             moderate: per_minute("STEELYARD_RATE_LIMIT_MODERATE_PER_MIN", 100),
@@ -387,6 +394,18 @@ impl Config {
                 ),
             }
         }
+        let metrics_public = match get("STEELYARD_METRICS_PUBLIC").as_deref() {
+            None | Some("true" | "1" | "yes") => true,
+            Some("false" | "0" | "no") => false,
+            Some(other) => {
+                problem(
+                    "STEELYARD_METRICS_PUBLIC",
+                    format!("{other:?} is not a boolean"),
+                    "use true or false",
+                );
+                true
+            }
+        };
         let forwarded_header = match get("STEELYARD_FORWARDED_HEADER") {
             None => crate::ratelimit::ForwardedHeader::XForwardedFor,
             Some(raw) => crate::ratelimit::ForwardedHeader::parse(&raw).unwrap_or_else(|| {
@@ -468,6 +487,9 @@ impl Config {
             rate_limits,
             trusted_proxies,
             forwarded_header,
+            ws_max_connections_per_user,
+            ws_messages_per_minute,
+            metrics_public,
         })
     }
 
@@ -570,6 +592,16 @@ impl Config {
                     format!("{} range(s)", self.trusted_proxies.len())
                 },
             ),
+            ("forwarded_header", format!("{:?}", self.forwarded_header)),
+            (
+                "ws_max_connections_per_user",
+                self.ws_max_connections_per_user.to_string(),
+            ),
+            (
+                "ws_messages_per_minute",
+                self.ws_messages_per_minute.to_string(),
+            ),
+            ("metrics_public", self.metrics_public.to_string()),
         ]
     }
 

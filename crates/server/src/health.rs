@@ -135,9 +135,22 @@ pub async fn detailed(
     }))
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. With `STEELYARD_METRICS_PUBLIC=false` it needs a token holding
+/// `system.health` (a super-admin's integration token, for the scraper).
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(
+    State(state): State<AppState>,
+    caller: Result<Authenticated, Problem>,
+) -> Response {
+    if !state.config.metrics_public {
+        let allowed = caller.and_then(|Authenticated(ctx, _)| {
+            ctx.require(Permission::SYSTEM_HEALTH)
+                .map_err(Problem::from)
+        });
+        if let Err(problem) = allowed {
+            return problem.into_response();
+        }
+    }
     let pool = state.app.db.pool_stats();
     metrics::gauge!("db_pool_connections", "state" => "open").set(f64::from(pool.size));
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(pool.idle));

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
 pub mod redis_link;
+pub mod socket_limits;
 pub mod state;
 
 use std::net::SocketAddr;
@@ -71,6 +72,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::auth::logout_all))
         .routes(routes!(api::auth::me))
         .routes(routes!(api::auth::switch_organization))
+        .routes(routes!(api::auth::change_password))
         .routes(routes!(api::access::create_token, api::access::list_tokens))
         .routes(routes!(api::access::revoke_token))
         .routes(routes!(api::access::create_user, api::access::list_users))
@@ -84,6 +86,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::history))
         .split_for_parts();
     utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
+    utoipa::Modify::modify(&api::permissions::DeclarePermissions, &mut doc);
     (routes, doc)
 }
 
@@ -177,6 +180,10 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         redis,
         sentry_enabled: config.sentry_dsn.is_some(),
         limiter,
+        socket_limits: socket_limits::SocketLimits::new(
+            config.ws_max_connections_per_user,
+            config.ws_messages_per_minute,
+        ),
         config: Arc::new(config),
     })
 }

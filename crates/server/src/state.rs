@@ -20,4 +20,6 @@ pub struct AppState {
     pub sentry_enabled: bool,
     /// None when rate limiting is switched off.
     pub limiter: Option<Arc<crate::ratelimit::RateLimiter>>,
+    /// Connection and message caps for WebSocket clients.
+    pub socket_limits: Arc<crate::socket_limits::SocketLimits>,
 }

@@ -367,3 +367,54 @@ async fn requests_never_fail_because_redis_is_down_and_limits_still_apply() {
         "the in-process bucket takes over"
     );
 }
+
+#[tokio::test]
+async fn changing_the_password_checks_the_current_one_and_closes_the_other_sessions() {
+    let server = TestServer::start().await;
+    let other = login_body(&server).await;
+    let change = |current: &str, new: &str| {
+        server
+            .post(
+                "/api/v1/auth/password",
+                json!({"current_password": current, "new_password": new}),
+            )
+            .send()
+    };
+    let body = problem(
+        change("not-my-password", "Brand-new-pass-2027")
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "current_password");
+    let body = problem(change(ADMIN_PASSWORD, "short").await.unwrap(), 422).await;
+    assert_eq!(body["errors"][0]["field"], "new_password");
+    assert_eq!(
+        change(ADMIN_PASSWORD, "Brand-new-pass-2027")
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+
+    assert_eq!(
+        me(&server, &server.token).await,
+        200,
+        "the session that asked stays open"
+    );
+    assert_eq!(
+        me(&server, other["access_token"].as_str().unwrap()).await,
+        401,
+        "other sessions close"
+    );
+    let old = server
+        .client
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    problem(old, 401).await;
+    server.login(ADMIN_EMAIL, "Brand-new-pass-2027").await;
+}

@@ -314,8 +314,94 @@ async fn panicking() -> &'static str {
 }
 
 #[test]
+fn every_secured_operation_declares_its_permission_from_the_catalogue() {
+    let (_, doc) = steelyard_server::api_routes();
+    let doc = serde_json::to_value(doc).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if operation.get("security").is_none() {
+                continue;
+            }
+            let declared = operation
+                .get("x-permission")
+                .unwrap_or_else(|| panic!("{method} {path} declares no permission"));
+            if let Some(name) = declared.as_str() {
+                assert!(
+                    steelyard_domain::roles::permission(name).is_some(),
+                    "{method} {path}: unknown {name}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn the_openapi_document_matches_its_reviewed_snapshot() {
     let (_, mut doc) = steelyard_server::api_routes();
     doc.info.version = "snapshot".into();
     insta::assert_json_snapshot!("openapi", doc);
+}
+
+#[tokio::test]
+async fn metrics_can_be_restricted_to_holders_of_system_health() {
+    let server =
+        TestServer::start_with(&[("STEELYARD_METRICS_PUBLIC", "false")], Router::new()).await;
+    problem(
+        server
+            .client
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    let token: Value = server
+        .post(
+            "/api/v1/auth/tokens",
+            json!({"name": "prometheus", "permissions": ["system.health"]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scrape = server
+        .client
+        .get(server.url("/metrics"))
+        .bearer_auth(token["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    assert!(scrape.text().await.unwrap().contains("http_requests_total"));
+}
+
+#[tokio::test]
+async fn cors_answers_only_the_allowed_origins() {
+    let server = TestServer::start_with(
+        &[("STEELYARD_CORS_ORIGINS", "https://erp.example.com")],
+        Router::new(),
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        server
+            .client
+            .request(Method::OPTIONS, server.url("/api/v1/organizations"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://erp.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://erp.example.com"
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
 }

@@ -171,3 +171,51 @@ pub async fn logout_all(app: &App, ctx: &Ctx) -> Result<u64> {
 pub async fn is_open(app: &App, session_id: Uuid, user_id: Uuid) -> Result<bool> {
     Ok(sessions::is_open(&app.db, session_id, user_id).await?)
 }
+
+/// Changes the caller's password after checking the current one, and closes every other
+/// session of theirs (a stolen session does not survive a password change).
+pub async fn change_password(
+    app: &App,
+    ctx: &Ctx,
+    session_id: Uuid,
+    current: &str,
+    new: &str,
+) -> Result<()> {
+    let user_id = ctx.actor.user_id.ok_or(Error::NotFound("user"))?;
+    let user = users::get(&app.db, user_id).await?;
+    if let Err(why) = crate::identity::check_password_policy(new) {
+        return Err(Error::Validation(steelyard_domain::FieldErrors::single(
+            "new_password",
+            "weak",
+            why,
+        )));
+    }
+    if new == current {
+        return Err(Error::Validation(steelyard_domain::FieldErrors::single(
+            "new_password",
+            "unchanged",
+            "must differ from the current password",
+        )));
+    }
+    if crate::identity::authenticate(app, &user.email, current)
+        .await?
+        .is_none()
+    {
+        return Err(Error::Validation(steelyard_domain::FieldErrors::single(
+            "current_password",
+            "wrong",
+            "is not your current password",
+        )));
+    }
+    let hash = crate::identity::hash_password(new.to_owned()).await?;
+    let mut tx = app.begin(ctx).await?;
+    users::set_password(&mut tx, user_id, &hash).await?;
+    let closed = sessions::revoke_others(&mut tx, user_id, session_id, "password changed").await?;
+    tx.record(event(
+        user_id,
+        "user.password_changed",
+        serde_json::json!({"other_sessions_closed": closed}),
+    ));
+    app.commit(tx).await?;
+    Ok(())
+}

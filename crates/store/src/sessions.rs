@@ -132,6 +132,20 @@ pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64>
     Ok(done.rows_affected())
 }
 
+/// Revokes every open session of a user but one (the one that asked); returns how many.
+pub async fn revoke_others(tx: &mut Tx, user_id: Uuid, keep: Uuid, reason: &str) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
+    )
+    .bind(to_micros(now()))
+    .bind(reason)
+    .bind(user_id.to_string())
+    .bind(keep.to_string())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Moves a session to another organization (the token exchange of switching organizations).
 pub async fn set_org(tx: &mut Tx, session_id: Uuid, org_id: Option<Uuid>) -> Result<()> {
     sqlx::query("UPDATE sessions SET org_id = $1 WHERE id = $2")

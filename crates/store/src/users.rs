@@ -97,6 +97,19 @@ pub async fn set_status(tx: &mut Tx, id: Uuid, status: &str, version: i64) -> Re
     Ok(())
 }
 
+/// Replaces a user's password hash.
+pub async fn set_password(tx: &mut Tx, id: Uuid, password_hash: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, version = version + 1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(password_hash)
+    .bind(to_micros(crate::time::now()))
+    .bind(id.to_string())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
 /// Sign-in throttling state of an account: failures in a row, and locked until when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginThrottle {

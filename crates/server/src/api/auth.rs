@@ -169,6 +169,35 @@ pub async fn switch_organization(
     Ok(Json(tokens(&state, &actor, session_id, None)?))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// 12+ characters mixing at least two of: lower case, upper case, digits, symbols.
+    pub new_password: String,
+}
+
+/// Changes your password. Every other session of yours is closed; this one stays open.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = TAG, security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses((status = 204), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Authenticated(ctx, session): Authenticated,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let session_id = session.ok_or_else(signed_in_only)?;
+    sessions::change_password(
+        &state.app,
+        &ctx,
+        session_id,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 fn signed_in_only() -> Problem {
     Problem::new(
         StatusCode::CONFLICT,

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod auth;
 pub mod organizations;
+pub mod permissions;
 
 use std::future::Future;
 

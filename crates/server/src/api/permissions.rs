@@ -1,0 +1,86 @@
+//! The permission each secured operation requires, declared once: the OpenAPI document shows
+//! it (`x-permission`), and the authorization matrix test drives every row with every role.
+//! The service behind each operation makes the actual check (`ctx.require`); a test fails when
+//! a secured operation is missing here.
+
+use utoipa::openapi::extensions::ExtensionsBuilder;
+
+/// (method, path, permission); `None` means any signed-in caller.
+pub const REQUIRED: &[(&str, &str, Option<&str>)] = &[
+    ("get", "/api/v1/organizations", Some("organization.read")),
+    ("post", "/api/v1/organizations", Some("organization.create")),
+    (
+        "get",
+        "/api/v1/organizations/{id}",
+        Some("organization.read"),
+    ),
+    (
+        "patch",
+        "/api/v1/organizations/{id}",
+        Some("organization.update"),
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{id}/archive",
+        Some("organization.archive"),
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{id}/restore",
+        Some("organization.archive"),
+    ),
+    (
+        "get",
+        "/api/v1/organizations/{id}/history",
+        Some("organization.read"),
+    ),
+    ("get", "/api/v1/users", Some("user.read")),
+    ("post", "/api/v1/users", Some("user.manage")),
+    ("post", "/api/v1/users/{id}/disable", Some("user.manage")),
+    ("post", "/api/v1/users/{id}/enable", Some("user.manage")),
+    ("get", "/api/v1/roles", Some("role.read")),
+    ("post", "/api/v1/roles", Some("role.manage")),
+    ("get", "/api/v1/auth/tokens", Some("token.manage")),
+    ("post", "/api/v1/auth/tokens", Some("token.manage")),
+    ("delete", "/api/v1/auth/tokens/{id}", Some("token.manage")),
+    ("get", "/api/v1/auth/me", None),
+    ("post", "/api/v1/auth/logout", None),
+    ("post", "/api/v1/auth/logout-all", None),
+    ("post", "/api/v1/auth/password", None),
+    ("post", "/api/v1/auth/switch-organization", None),
+    ("get", "/health/detailed", Some("system.health")),
+];
+
+/// Adds `x-permission` to every operation listed in [`REQUIRED`].
+#[derive(Debug)]
+pub struct DeclarePermissions;
+
+impl utoipa::Modify for DeclarePermissions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let Some((_, _, permission)) =
+                    REQUIRED.iter().find(|(m, p, _)| *m == method && p == path)
+                else {
+                    continue;
+                };
+                let value = permission.map_or(serde_json::Value::Null, |p| {
+                    serde_json::Value::String(p.into())
+                });
+                let extensions = ExtensionsBuilder::new().add("x-permission", value).build();
+                match &mut operation.extensions {
+                    Some(existing) => existing.merge(extensions),
+                    None => operation.extensions = Some(extensions),
+                }
+            }
+        }
+    }
+}

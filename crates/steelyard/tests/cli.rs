@@ -1,0 +1,178 @@
+//! The `steelyard` command as an operator runs it: configuration checks, migrations, users and
+//! audit verification, on a temp SQLite data dir (or TEST_DATABASE_URL's PostgreSQL).
+
+use std::process::{Command, Output};
+
+use steelyard_store::testing::TestDatabase;
+
+fn steelyard(database: &TestDatabase, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steelyard"));
+    command
+        .args(args)
+        .arg("--data-dir")
+        .arg(database.data_dir());
+    command.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    if let Some(url) = database.database_url() {
+        command.env("DATABASE_URL", url);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[tokio::test]
+async fn check_config_lists_every_problem_with_its_fix_and_exits_2() {
+    let database = TestDatabase::new().await;
+    let env = [
+        ("STEELYARD_ENV", "production"),
+        ("STEELYARD_JWT_SECRET", "short"),
+        ("STEELYARD_BIND", "nowhere"),
+    ];
+    let output = steelyard(&database, &["check-config"], &env);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let report = text(&output);
+    assert!(
+        report.contains("STEELYARD_JWT_SECRET") && report.contains("STEELYARD_BIND"),
+        "{report}"
+    );
+    assert!(report.contains("fix:"), "{report}");
+}
+
+#[tokio::test]
+async fn check_config_masks_secrets_and_database_passwords() {
+    let database = TestDatabase::new().await;
+    let env = [
+        (
+            "STEELYARD_JWT_SECRET",
+            "a-very-long-secret-that-must-never-be-printed",
+        ),
+        (
+            "DATABASE_URL",
+            "postgres://app:hunter2-password@db.example/erp",
+        ),
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_steelyard"));
+    command
+        .arg("check-config")
+        .arg("--data-dir")
+        .arg(database.data_dir())
+        .envs(env);
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = text(&output);
+    assert!(
+        !report.contains("hunter2") && !report.contains("never-be-printed"),
+        "{report}"
+    );
+    assert!(
+        report.contains("postgres://app:****@db.example/erp"),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn migrate_then_user_create_prints_a_one_time_password_and_audit_verify_holds() {
+    let database = TestDatabase::new().await;
+    let migrated = steelyard(&database, &["migrate"], &[]);
+    assert!(migrated.status.success(), "{}", text(&migrated));
+    // An organization to add the user to.
+    let db = database.connect().await;
+    let app = steelyard_services::App::new(db.clone());
+    let draft = steelyard_domain::organization::OrganizationDraft {
+        name: Some("Cli Works".into()),
+        ..Default::default()
+    };
+    steelyard_services::organizations::create(&app, &steelyard_services::Ctx::system(), draft)
+        .await
+        .unwrap();
+    db.close().await;
+
+    let args = [
+        "user",
+        "create",
+        "--org",
+        "Cli Works",
+        "--role",
+        "warehouse",
+        "--email",
+        "wes@cli.example",
+    ];
+    let created = steelyard(&database, &args, &[]);
+    assert!(created.status.success(), "{}", text(&created));
+    assert!(
+        text(&created).contains("One-time password: "),
+        "{}",
+        text(&created)
+    );
+    let duplicate = steelyard(&database, &args, &[]);
+    assert!(!duplicate.status.success());
+    let unknown_role = steelyard(
+        &database,
+        &[
+            "user",
+            "create",
+            "--org",
+            "Cli Works",
+            "--role",
+            "wizard",
+            "--email",
+            "w@cli.example",
+        ],
+        &[],
+    );
+    assert_eq!(
+        unknown_role.status.code(),
+        Some(2),
+        "{}",
+        text(&unknown_role)
+    );
+
+    let verified = steelyard(&database, &["audit", "verify"], &[]);
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(text(&verified).starts_with("ok: "), "{}", text(&verified));
+}
+
+#[tokio::test]
+async fn audit_verify_exits_1_and_names_the_event_edited_behind_the_servers_back() {
+    let database = TestDatabase::new().await;
+    let db = database.connect().await;
+    let app = steelyard_services::App::new(db.clone());
+    let ctx = steelyard_services::Ctx::system();
+    for name in ["First", "Second"] {
+        let draft = steelyard_domain::organization::OrganizationDraft {
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        steelyard_services::organizations::create(&app, &ctx, draft)
+            .await
+            .unwrap();
+    }
+    steelyard_store::testing::execute(&db, "UPDATE events SET data = '{\"name\":\"Forged\"}' WHERE kind = 'organization.created' AND data LIKE '%Second%'").await;
+    db.close().await;
+    let output = steelyard(&database, &["audit", "verify"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("TAMPERED") && text(&output).contains("altered"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn version_prints_the_version() {
+    let output = Command::new(env!("CARGO_BIN_EXE_steelyard"))
+        .arg("version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
