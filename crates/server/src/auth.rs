@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::access::{Actor, DataScope};
-use steelyard_services::{Ctx, access, identity, sessions};
+use steelyard_services::{Ctx, identity, sessions, tokens};
 use uuid::Uuid;
 
 use crate::config::{Config, Environment};
@@ -224,8 +224,8 @@ impl FromRequestParts<AppState> for Authenticated {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers).ok_or_else(Problem::unauthorized)?;
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        let (actor, session) = if token.starts_with(access::TOKEN_PREFIX) {
-            let actor = access::token_actor(&state.app, token)
+        let (actor, session) = if token.starts_with(tokens::TOKEN_PREFIX) {
+            let actor = tokens::token_actor(&state.app, token)
                 .await?
                 .ok_or_else(Problem::unauthorized)?;
             (actor, None)

@@ -53,19 +53,13 @@ pub struct Config {
     pub rate_limits_enabled: bool,
     pub rate_limits: crate::ratelimit::Limits,
     /// Peers whose `X-Forwarded-For`/`Forwarded` headers are believed.
-    pub trusted_proxies: Vec<crate::ratelimit::IpNet>,
+    pub trusted_proxies: Vec<crate::client_ip::IpNet>,
     /// The header trusted proxies put the client address in.
-    pub forwarded_header: crate::ratelimit::ForwardedHeader,
+    pub forwarded_header: crate::client_ip::ForwardedHeader,
     pub ws_max_connections_per_user: usize,
     pub ws_messages_per_minute: u32,
     /// When false, `/metrics` needs a token with `system.health`.
     pub metrics_public: bool,
-}
-
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.describe()).finish()
-    }
 }
 
 /// One thing wrong with the configuration, and how to fix it.
@@ -385,7 +379,7 @@ impl Config {
             .map(str::trim)
             .filter(|e| !e.is_empty())
         {
-            match crate::ratelimit::IpNet::parse(entry) {
+            match crate::client_ip::IpNet::parse(entry) {
                 Some(net) => trusted_proxies.push(net),
                 None => problem(
                     "STEELYARD_TRUSTED_PROXIES",
@@ -407,14 +401,14 @@ impl Config {
             }
         };
         let forwarded_header = match get("STEELYARD_FORWARDED_HEADER") {
-            None => crate::ratelimit::ForwardedHeader::XForwardedFor,
-            Some(raw) => crate::ratelimit::ForwardedHeader::parse(&raw).unwrap_or_else(|| {
+            None => crate::client_ip::ForwardedHeader::XForwardedFor,
+            Some(raw) => crate::client_ip::ForwardedHeader::parse(&raw).unwrap_or_else(|| {
                 problem(
                     "STEELYARD_FORWARDED_HEADER",
                     format!("{raw:?} is not a forwarding header"),
                     "use x-forwarded-for or forwarded",
                 );
-                crate::ratelimit::ForwardedHeader::XForwardedFor
+                crate::client_ip::ForwardedHeader::XForwardedFor
             }),
         };
         let sentry_dsn = get("SENTRY_DSN").or(file.sentry_dsn);
@@ -493,118 +487,6 @@ impl Config {
         })
     }
 
-    /// The effective configuration, secrets masked, as `check-config` prints it.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let mask = |s: &Option<Secret>| {
-            if s.is_some() {
-                "****".to_owned()
-            } else {
-                "(not set)".to_owned()
-            }
-        };
-        let target =
-            steelyard_store::DbTarget::select(self.database_url.as_deref(), &self.data_dir);
-        vec![
-            (
-                "environment",
-                format!("{:?}", self.environment).to_lowercase(),
-            ),
-            ("bind", self.bind.to_string()),
-            ("data_dir", self.data_dir.display().to_string()),
-            ("database", target.redacted()),
-            (
-                "redis_url",
-                self.redis_url
-                    .as_deref()
-                    .map(steelyard_store::redact_url)
-                    .unwrap_or_else(|| "(not set)".into()),
-            ),
-            ("sentry_dsn", mask(&self.sentry_dsn)),
-            (
-                "jwt_secret",
-                if self.jwt_secret.is_some() {
-                    "****".into()
-                } else {
-                    "(generated: kept in the data dir on SQLite, in the database on PostgreSQL)"
-                        .into()
-                },
-            ),
-            ("jwt_issuer", self.jwt_issuer.clone()),
-            ("jwt_audience", self.jwt_audience.clone()),
-            (
-                "access_token_ttl_secs",
-                self.access_token_ttl.as_secs().to_string(),
-            ),
-            (
-                "admin_email",
-                self.admin_email
-                    .clone()
-                    .unwrap_or_else(|| "(not set)".into()),
-            ),
-            ("admin_password", mask(&self.admin_password)),
-            (
-                "cors_origins",
-                if self.cors_origins.is_empty() {
-                    "(none)".into()
-                } else {
-                    self.cors_origins.join(",")
-                },
-            ),
-            ("body_limit_bytes", self.body_limit_bytes.to_string()),
-            (
-                "request_timeout_secs",
-                self.request_timeout.as_secs().to_string(),
-            ),
-            (
-                "shutdown_grace_secs",
-                self.shutdown_grace.as_secs().to_string(),
-            ),
-            ("hsts", self.hsts.to_string()),
-            ("db_max_connections", self.db_max_connections.to_string()),
-            (
-                "log_format",
-                if self.log_json {
-                    "json".into()
-                } else {
-                    "pretty".into()
-                },
-            ),
-            (
-                "rate_limits",
-                if self.rate_limits_enabled {
-                    "on".into()
-                } else {
-                    "off".into()
-                },
-            ),
-            (
-                "rate_limit_per_min",
-                format!(
-                    "strict {}, moderate {}, relaxed {}",
-                    self.rate_limits.strict, self.rate_limits.moderate, self.rate_limits.relaxed
-                ),
-            ),
-            (
-                "trusted_proxies",
-                if self.trusted_proxies.is_empty() {
-                    "(none)".into()
-                } else {
-                    format!("{} range(s)", self.trusted_proxies.len())
-                },
-            ),
-            ("forwarded_header", format!("{:?}", self.forwarded_header)),
-            (
-                "ws_max_connections_per_user",
-                self.ws_max_connections_per_user.to_string(),
-            ),
-            (
-                "ws_messages_per_minute",
-                self.ws_messages_per_minute.to_string(),
-            ),
-            ("metrics_public", self.metrics_public.to_string()),
-        ]
-    }
-
     pub fn db_target(&self) -> steelyard_store::DbTarget {
         steelyard_store::DbTarget::select(self.database_url.as_deref(), &self.data_dir)
     }
@@ -616,5 +498,6 @@ fn read_file(path: &Path) -> Result<FileConfig, String> {
     toml::from_str(&text).map_err(|e| format!("{} is not valid: {e}", path.display()))
 }
 
+mod describe;
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod edge;
 pub mod extract;
@@ -168,8 +169,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         Arc::new(ratelimit::RateLimiter::new(
             config.rate_limits,
             redis.clone(),
-            config.trusted_proxies.clone(),
-            config.forwarded_header,
+            client_ip::ClientIp::new(config.trusted_proxies.clone(), config.forwarded_header),
         ))
     });
     Ok(AppState {

@@ -20,6 +20,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter as Governor};
 
+use crate::client_ip::ClientIp;
 use crate::problem::Problem;
 use crate::redis_link::RedisLink;
 use crate::state::AppState;
@@ -113,8 +114,7 @@ pub struct RateLimiter {
     redis_skip_until_ms: AtomicU64,
     started: Instant,
     script: redis::Script,
-    trusted_proxies: Vec<IpNet>,
-    forwarded_header: ForwardedHeader,
+    client_ip: ClientIp,
 }
 
 impl std::fmt::Debug for RateLimiter {
@@ -143,12 +143,7 @@ return {1, math.floor((now - allow_at) / interval), 0, math.ceil(new_tat - now)}
 "#;
 
 impl RateLimiter {
-    pub fn new(
-        limits: Limits,
-        redis: Option<RedisLink>,
-        trusted_proxies: Vec<IpNet>,
-        forwarded_header: ForwardedHeader,
-    ) -> Self {
+    pub fn new(limits: Limits, redis: Option<RedisLink>, client_ip: ClientIp) -> Self {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
         let local = |n| Governor::keyed(quota(n)).with_middleware::<StateInformationMiddleware>();
         Self {
@@ -162,8 +157,7 @@ impl RateLimiter {
             redis_skip_until_ms: AtomicU64::new(0),
             started: Instant::now(),
             script: redis::Script::new(GCRA),
-            trusted_proxies,
-            forwarded_header,
+            client_ip,
         }
     }
 
@@ -260,43 +254,9 @@ impl RateLimiter {
         }
     }
 
-    /// The client's address: the socket peer, unless that peer is a trusted proxy; then the
-    /// right-most address of the configured forwarding header that is not a trusted proxy.
-    /// Only that one header is read, so a client cannot choose the header it is keyed by.
+    /// The client's address, by the configured proxy rule.
     pub fn client_ip(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = peer?.to_canonical();
-        if !self.is_trusted(peer) {
-            return Some(peer);
-        }
-        let mut chain: Vec<IpAddr> = Vec::new();
-        for value in headers.get_all(self.forwarded_header.name()) {
-            let text = value.to_str().unwrap_or("");
-            for element in text.split(',') {
-                let node = match self.forwarded_header {
-                    ForwardedHeader::XForwardedFor => Some(element),
-                    ForwardedHeader::Forwarded => element.split(';').find_map(|pair| {
-                        pair.trim()
-                            .strip_prefix("for=")
-                            .or_else(|| pair.trim().strip_prefix("For="))
-                    }),
-                };
-                if let Some(ip) = node.and_then(parse_node) {
-                    chain.push(ip);
-                }
-            }
-        }
-        Some(
-            chain
-                .into_iter()
-                .rev()
-                .find(|ip| !self.is_trusted(*ip))
-                .unwrap_or(peer),
-        )
-    }
-
-    fn is_trusted(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        self.trusted_proxies.iter().any(|net| net.contains(ip))
+        self.client_ip.resolve(peer, headers)
     }
 
     /// Forgets buckets that are full again, so memory follows the active clients only.
@@ -304,91 +264,6 @@ impl RateLimiter {
         for limiter in &self.local {
             limiter.retain_recent();
             limiter.shrink_to_fit();
-        }
-    }
-}
-
-/// One node of a forwarding header: `1.2.3.4`, `1.2.3.4:5678`, `"[2001:db8::1]:80"`, `::1`.
-fn parse_node(raw: &str) -> Option<IpAddr> {
-    let node = raw.trim().trim_matches('"');
-    if let Some(rest) = node.strip_prefix('[') {
-        return rest
-            .split(']')
-            .next()?
-            .parse::<IpAddr>()
-            .ok()
-            .map(|ip| ip.to_canonical());
-    }
-    if let Ok(ip) = node.parse::<IpAddr>() {
-        return Some(ip.to_canonical());
-    }
-    // IPv4 with a port.
-    let (host, port) = node.rsplit_once(':')?;
-    port.parse::<u16>().ok()?;
-    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
-}
-
-/// Which header a trusted proxy puts the client's address in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForwardedHeader {
-    XForwardedFor,
-    /// RFC 7239 `Forwarded: for=…`.
-    Forwarded,
-}
-
-impl ForwardedHeader {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw.trim().to_ascii_lowercase().as_str() {
-            "x-forwarded-for" => Some(Self::XForwardedFor),
-            "forwarded" => Some(Self::Forwarded),
-            _ => None,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::XForwardedFor => "x-forwarded-for",
-            Self::Forwarded => "forwarded",
-        }
-    }
-}
-
-/// An address range (`10.0.0.0/8`, `::1/128`, or one address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl IpNet {
-    pub fn parse(text: &str) -> Option<Self> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((addr, prefix)) => (
-                addr.trim().parse::<IpAddr>().ok()?,
-                Some(prefix.trim().parse::<u8>().ok()?),
-            ),
-            None => (text.trim().parse::<IpAddr>().ok()?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(Self { addr, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
         }
     }
 }
@@ -453,8 +328,9 @@ fn caller_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client_ip::ForwardedHeader;
 
-    fn limiter(trusted: &[&str]) -> RateLimiter {
+    fn limiter() -> RateLimiter {
         let limits = Limits {
             strict: 3,
             moderate: 100,
@@ -463,8 +339,7 @@ mod tests {
         RateLimiter::new(
             limits,
             None,
-            trusted.iter().filter_map(|t| IpNet::parse(t)).collect(),
-            ForwardedHeader::XForwardedFor,
+            ClientIp::new(Vec::new(), ForwardedHeader::XForwardedFor),
         )
     }
 
@@ -493,76 +368,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn forwarded_headers_count_only_behind_a_trusted_proxy() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
-        );
-        let client: IpAddr = "198.51.100.7".parse().unwrap();
-        assert_eq!(limiter(&[]).client_ip(Some(client), &headers), Some(client));
-        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
-        let behind = limiter(&["10.0.0.0/8"]);
-        assert_eq!(
-            behind.client_ip(Some(proxy), &headers),
-            Some("203.0.113.9".parse().unwrap())
-        );
-    }
-
-    #[test]
-    fn mapped_ipv4_peers_match_ipv4_ranges_and_ports_are_ignored() {
-        let behind = limiter(&["10.0.0.0/8"]);
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("203.0.113.9:4711"),
-        );
-        let mapped: IpAddr = "::ffff:10.0.0.5".parse().unwrap();
-        assert_eq!(
-            behind.client_ip(Some(mapped), &headers),
-            Some("203.0.113.9".parse().unwrap())
-        );
-    }
-
-    #[test]
-    fn only_the_configured_forwarding_header_is_read() {
-        let limits = Limits {
-            strict: 3,
-            moderate: 100,
-            relaxed: 1000,
-        };
-        let trusted = vec![IpNet::parse("10.0.0.0/8").unwrap()];
-        let rfc = RateLimiter::new(limits, None, trusted, ForwardedHeader::Forwarded);
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
-        headers.insert(
-            "forwarded",
-            HeaderValue::from_static(r#"for="[2001:db8::7]:443";proto=https, for=10.0.0.9"#),
-        );
-        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
-        assert_eq!(
-            rfc.client_ip(Some(proxy), &headers),
-            Some("2001:db8::7".parse().unwrap())
-        );
-    }
-
-    #[test]
-    fn ip_ranges_match_by_prefix() {
-        let net = IpNet::parse("192.168.1.0/24").unwrap();
-        assert!(net.contains("192.168.1.77".parse().unwrap()));
-        assert!(!net.contains("192.168.2.1".parse().unwrap()));
-        assert!(
-            IpNet::parse("::1")
-                .unwrap()
-                .contains("::1".parse().unwrap())
-        );
-        assert!(IpNet::parse("10.0.0.0/33").is_none());
-    }
-
     #[tokio::test]
     async fn the_bucket_allows_its_limit_then_refuses_with_a_retry_time() {
-        let limiter = limiter(&[]);
+        let limiter = limiter();
         for expected_remaining in [2, 1, 0] {
             let decision = limiter.check(Tier::Strict, "ip:1.2.3.4").await;
             assert!(decision.allowed);

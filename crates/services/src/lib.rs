@@ -14,6 +14,7 @@ mod error;
 pub mod identity;
 pub mod organizations;
 pub mod sessions;
+pub mod tokens;
 
 pub use bus::Bus;
 pub use context::{Ctx, Expected, IdempotencyKey, Replay, check_version, find_replay};

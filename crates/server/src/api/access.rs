@@ -6,10 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use steelyard_services::access::{
-    self, CreatedToken, CreatedUser, Member, RoleDraft, RoleView, TokenDraft, TokenView, UserDraft,
-};
+use steelyard_services::access::{self, CreatedUser, Member, RoleDraft, RoleView, UserDraft};
 use steelyard_services::identity::User;
+use steelyard_services::tokens::{self, CreatedToken, TokenDraft, TokenView};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -140,7 +139,7 @@ pub async fn create_token(
     let app = state.app.clone();
     let locate = |token: &CreatedToken| (format!("/api/v1/auth/tokens/{}", token.view.id), 1);
     create_once(&state.app, ctx, draft.key, locate, |ctx| async move {
-        access::create_token(&app, &ctx, draft.body).await
+        tokens::create_token(&app, &ctx, draft.body).await
     })
     .await
 }
@@ -153,7 +152,7 @@ pub async fn list_tokens(
     Authenticated(ctx, _): Authenticated,
 ) -> ApiResult<Json<TokenList>> {
     Ok(Json(TokenList {
-        items: access::list_tokens(&state.app, &ctx).await?,
+        items: tokens::list_tokens(&state.app, &ctx).await?,
     }))
 }
 
@@ -165,6 +164,6 @@ pub async fn revoke_token(
     Authenticated(ctx, _): Authenticated,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<StatusCode> {
-    access::revoke_token(&state.app, &ctx, id).await?;
+    tokens::revoke_token(&state.app, &ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
