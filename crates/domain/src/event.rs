@@ -118,6 +118,8 @@ pub enum ChainBreak {
     Unlinked { seq: i64 },
     #[error("event {seq} was altered (its hash does not match its contents)")]
     Altered { seq: i64 },
+    #[error("the chain head row is missing (the chain's last event is {last_seq})")]
+    HeadMissing { last_seq: i64 },
 }
 
 /// Checks events of one organization, in seq order, continuing from `previous` (seq, hash).

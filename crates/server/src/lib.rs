@@ -191,26 +191,18 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
 /// The first administrator: from STEELYARD_ADMIN_EMAIL/PASSWORD when set, otherwise created
 /// on the first start of an empty database with a generated password, printed once.
 async fn ensure_admin(config: &Config, app: &App) -> anyhow::Result<()> {
-    if let (Some(email), Some(password)) = (&config.admin_email, &config.admin_password) {
-        if identity::ensure_super_admin(app, email, &password.0)
-            .await?
-            .is_some()
-        {
+    let configured = config
+        .admin_email
+        .as_deref()
+        .zip(config.admin_password.as_ref().map(|p| p.0.as_str()));
+    match identity::bootstrap_admin(app, configured).await? {
+        Some(identity::Bootstrapped::Configured { email }) => {
             tracing::info!(email = %email, "created the administrator from STEELYARD_ADMIN_EMAIL");
         }
-        return Ok(());
-    }
-    if !identity::has_users(app).await? {
-        let password = identity::generate_password();
-        let email = "admin@steelyard.local";
-        if identity::ensure_super_admin(app, email, &password)
-            .await?
-            .is_some()
-        {
-            println!(
-                "Created the first administrator. Sign in with:\n  email:    {email}\n  password: {password}\nThis password is shown only once."
-            );
-        }
+        Some(identity::Bootstrapped::Generated { email, password }) => println!(
+            "Created the first administrator. Sign in with:\n  email:    {email}\n  password: {password}\nThis password is shown only once."
+        ),
+        None => {}
     }
     Ok(())
 }

@@ -152,6 +152,39 @@ pub async fn ensure_super_admin(app: &App, email: &str, password: &str) -> Resul
     Ok(Some(user))
 }
 
+/// What [`bootstrap_admin`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrapped {
+    /// Created from the configured email and password.
+    Configured { email: String },
+    /// Created with a generated password, to be shown once.
+    Generated { email: String, password: String },
+}
+
+/// The first administrator: the configured one if missing, or, on a database with no users,
+/// `admin@steelyard.local` with a generated password. None when nothing was created.
+pub async fn bootstrap_admin(
+    app: &App,
+    configured: Option<(&str, &str)>,
+) -> Result<Option<Bootstrapped>> {
+    if let Some((email, password)) = configured {
+        let created = ensure_super_admin(app, email, password).await?;
+        return Ok(created.map(|_| Bootstrapped::Configured {
+            email: email.to_owned(),
+        }));
+    }
+    if has_users(app).await? {
+        return Ok(None);
+    }
+    let email = "admin@steelyard.local";
+    let password = generate_password();
+    let created = ensure_super_admin(app, email, &password).await?;
+    Ok(created.map(|_| Bootstrapped::Generated {
+        email: email.to_owned(),
+        password,
+    }))
+}
+
 /// Whether any user exists (the first start creates an administrator when none does).
 pub async fn has_users(app: &App) -> Result<bool> {
     Ok(users::count(&app.db).await? > 0)

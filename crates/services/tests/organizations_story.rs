@@ -360,3 +360,24 @@ async fn audit_verification_finds_a_forged_last_event_with_a_recomputed_hash() {
         "a forged tail must not verify: {report:?}"
     );
 }
+
+#[tokio::test]
+async fn audit_verification_finds_a_deleted_chain_head() {
+    let (_database, app) = app().await;
+    let org = organizations::create(&app, &Ctx::system(), draft("Headless"))
+        .await
+        .unwrap();
+    sqlx_edit(
+        &app,
+        &format!("DELETE FROM event_chain_heads WHERE org_id = '{}'", org.id),
+    )
+    .await;
+    let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
+    assert_eq!(
+        report.first_break,
+        Some((
+            org.id,
+            steelyard_domain::event::ChainBreak::HeadMissing { last_seq: 1 }
+        ))
+    );
+}

@@ -57,7 +57,8 @@ pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
         verified: 0,
         first_break: None,
     };
-    let mut chain_ends: Vec<(Uuid, i64, String)> = Vec::new();
+    let mut chain_ends: std::collections::HashMap<Uuid, (i64, String)> =
+        std::collections::HashMap::new();
     {
         let sql = format!("SELECT {COLUMNS} FROM events ORDER BY org_id, seq");
         let mut stream = sqlx::query(&sql).fetch(&mut *tx);
@@ -66,7 +67,7 @@ pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
             let event = from_row(&row)?;
             if current.as_ref().is_none_or(|(org, _)| *org != event.org_id) {
                 if let Some((org, verifier)) = current.take() {
-                    chain_ends.push((org, verifier.last_seq(), verifier.last_hash().to_owned()));
+                    chain_ends.insert(org, (verifier.last_seq(), verifier.last_hash().to_owned()));
                 }
                 report.organizations += 1;
                 current = Some((event.org_id, ChainVerifier::default()));
@@ -79,7 +80,7 @@ pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
             report.verified += 1;
         }
         if let Some((org, verifier)) = current.take() {
-            chain_ends.push((org, verifier.last_seq(), verifier.last_hash().to_owned()));
+            chain_ends.insert(org, (verifier.last_seq(), verifier.last_hash().to_owned()));
         }
     }
     let heads =
@@ -90,10 +91,9 @@ pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
         let org = parse_uuid(&head.try_get::<String, _>(0)?)?;
         let head_seq: i64 = head.try_get(1)?;
         let head_hash: String = head.try_get(2)?;
-        let (verified_seq, verified_hash) = chain_ends.iter().find(|(o, _, _)| *o == org).map_or(
-            (0, steelyard_domain::event::GENESIS_HASH.to_owned()),
-            |(_, seq, hash)| (*seq, hash.clone()),
-        );
+        let (verified_seq, verified_hash) = chain_ends
+            .remove(&org)
+            .unwrap_or_else(|| (0, steelyard_domain::event::GENESIS_HASH.to_owned()));
         if verified_seq != head_seq {
             report.first_break = Some((
                 org,
@@ -109,6 +109,12 @@ pub async fn verify_all(db: &Db) -> Result<VerifyReport> {
             report.first_break = Some((org, ChainBreak::Altered { seq: head_seq }));
             break;
         }
+    }
+    // Events of an organization whose head row is gone.
+    if report.first_break.is_none()
+        && let Some((org, (last_seq, _))) = chain_ends.into_iter().min_by_key(|(org, _)| *org)
+    {
+        report.first_break = Some((org, ChainBreak::HeadMissing { last_seq }));
     }
     Ok(report)
 }
