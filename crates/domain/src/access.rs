@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-/// Which rows an actor can see at all (from the Cotton ERP document's data isolation).
+/// Which rows an actor can see at all (the SUPER_ADMIN / INTERNAL / EXTERNAL data isolation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataScope {
     /// SUPER_ADMIN: every organization.

@@ -234,9 +234,12 @@ impl FromRequestParts<AppState> for Authenticated {
             let actor = claims.actor().ok_or_else(Problem::unauthorized)?;
             let session_id: Uuid = claims.sid.parse().map_err(|_| Problem::unauthorized())?;
             let user_id = actor.user_id.ok_or_else(Problem::unauthorized)?;
-            let user = identity::get_user(&state.app, user_id)
-                .await
-                .map_err(|_| Problem::unauthorized())?;
+            let user = match identity::get_user(&state.app, user_id).await {
+                Ok(user) => user,
+                Err(steelyard_services::Error::NotFound(_)) => return Err(Problem::unauthorized()),
+                // A database outage is not a bad token: clients must not throw tokens away.
+                Err(other) => return Err(other.into()),
+            };
             if user.status != "active"
                 || !sessions::is_open(&state.app, session_id, user_id).await?
             {

@@ -336,6 +336,23 @@ impl Config {
                 );
             }
         }
+        let mut positive = |name: &str, default: u32, fix: &str| -> u32 {
+            match get(name) {
+                None => default,
+                Some(raw) => match raw.parse::<u32>() {
+                    Ok(n) if n > 0 => n,
+                    _ => {
+                        problem(name, format!("{raw:?} is not a positive number"), fix);
+                        default
+                    }
+                },
+            }
+        };
+        let ws_max_connections_per_user = positive(
+            "STEELYARD_WS_MAX_CONNECTIONS_PER_USER",
+            10,
+            "use a count, e.g. 10",
+        ) as usize;
         let mut per_minute = |name: &str, default: u32| -> u32 {
             match get(name) {
                 None => default,
@@ -352,8 +369,6 @@ impl Config {
                 },
             }
         };
-        let ws_max_connections_per_user =
-            per_minute("STEELYARD_WS_MAX_CONNECTIONS_PER_USER", 10) as usize;
         let ws_messages_per_minute = per_minute("STEELYARD_WS_MESSAGES_PER_MINUTE", 120);
         let rate_limits = crate::ratelimit::Limits {
             strict: per_minute("STEELYARD_RATE_LIMIT_STRICT_PER_MIN", 10),

@@ -248,6 +248,7 @@ impl RateLimiter {
                 if previous <= now_ms {
                     tracing::warn!(%error, "Redis rate limiting unavailable: limiting in process for now");
                 }
+                link.reset().await;
                 metrics::counter!("ratelimit_redis_fallback_total").increment(1);
                 None
             }

@@ -27,6 +27,20 @@ async fn member(server: &TestServer, org: &str, role: &str, email: &str) -> (Str
     }
     let response = server.post("/api/v1/users", body).send().await.unwrap();
     assert_eq!(response.status(), 201, "{role}");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let fetched: Value = server
+        .get(&location)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (fetched["email"].as_str(), fetched["role"].as_str()),
+        (Some(email), Some(role)),
+        "{location}"
+    );
     let created: Value = response.json().await.unwrap();
     let password = created["one_time_password"].as_str().unwrap();
     (
@@ -465,6 +479,13 @@ async fn custom_roles_grant_exactly_their_permissions() {
     )
     .await;
     assert_eq!(role.status(), 201);
+    let location = role.headers()["location"].to_str().unwrap().to_owned();
+    let fetched: Value = call(&server, &admin, Method::GET, &location, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["name"], "qa_lead");
     let reserved = call(
         &server,
         &admin,

@@ -229,6 +229,28 @@ pub async fn list_users(app: &App, ctx: &Ctx, org: Option<Uuid>) -> Result<Vec<M
         .collect())
 }
 
+/// One user of the organization you act in (super-admins: any member of any organization, seen
+/// through their first membership).
+pub async fn get_member(app: &App, ctx: &Ctx, user_id: Uuid) -> Result<Member> {
+    ctx.require(Permission::USER_READ)?;
+    let membership = match ctx.actor.acting_org {
+        Some(org) => store::membership(&app.db, user_id, org).await?,
+        None if ctx.actor.is_super_admin() => store::memberships_of(&app.db, user_id)
+            .await?
+            .into_iter()
+            .next(),
+        None => None,
+    };
+    let membership = membership.ok_or(Error::NotFound("user"))?;
+    let user = identity::get_user(app, user_id).await?;
+    Ok(Member {
+        user: User::from(&user),
+        organization_id: membership.org_id,
+        role: membership.role,
+        partner_id: membership.partner_id,
+    })
+}
+
 /// Disables or re-enables a user of the actor's organization. Disabling closes every session
 /// at once, so the user's tokens stop working on their next request.
 pub async fn set_user_enabled(app: &App, ctx: &Ctx, user_id: Uuid, enabled: bool) -> Result<User> {
@@ -337,6 +359,14 @@ pub async fn list_roles(app: &App, ctx: &Ctx) -> Result<Vec<RoleView>> {
         }
     }
     Ok(views)
+}
+
+pub async fn get_role(app: &App, ctx: &Ctx, name: &str) -> Result<RoleView> {
+    list_roles(app, ctx)
+        .await?
+        .into_iter()
+        .find(|r| r.name == name)
+        .ok_or(Error::NotFound("role"))
 }
 
 pub async fn create_role(app: &App, ctx: &Ctx, draft: RoleDraft) -> Result<RoleView> {

@@ -12,7 +12,8 @@ use crate::{App, Ctx, Error, Result};
 
 pub use crate::sessions::token_hash;
 
-/// Platform-wide events (users, sign-ins of super-admins) chain under the nil organization id.
+/// Platform-wide events (super-admins, every sign-in, session and password event) chain under
+/// the nil organization id.
 pub const PLATFORM_ORG: Uuid = Uuid::nil();
 pub const MIN_PASSWORD_LEN: usize = 12;
 

@@ -151,6 +151,14 @@ pub async fn list_tokens(app: &App, ctx: &Ctx) -> Result<Vec<TokenView>> {
         .collect())
 }
 
+pub async fn get_token(app: &App, ctx: &Ctx, id: Uuid) -> Result<TokenView> {
+    list_tokens(app, ctx)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or(Error::NotFound("token"))
+}
+
 pub async fn revoke_token(app: &App, ctx: &Ctx, id: Uuid) -> Result<()> {
     ctx.require(Permission::TOKEN_MANAGE)?;
     let user_id = ctx

@@ -27,7 +27,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long)]
         bind: Option<String>,
-        /// Load the demo organization (idempotent) before serving.
+        /// Load the demo organization and its demo users (idempotent) before serving; new users
+        /// are printed with their one-time passwords.
         #[arg(long)]
         demo: bool,
         #[command(flatten)]

@@ -72,6 +72,17 @@ pub async fn list_users(
     }))
 }
 
+/// One user of the organization you act in. Needs `user.read`.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Member), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Member>> {
+    Ok(Json(access::get_member(&state.app, &ctx, id).await?))
+}
+
 /// Disables a user: every session closes at once and sign-in is refused. Needs `user.manage`.
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = User), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -109,6 +120,17 @@ pub async fn list_roles(
     Ok(Json(RoleList {
         items: access::list_roles(&state.app, &ctx).await?,
     }))
+}
+
+/// One role, built-in or custom. Needs `role.read`.
+#[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "users", security(("bearer" = [])), params(("name" = String, Path)),
+    responses((status = 200, body = RoleView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_role(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<RoleView>> {
+    Ok(Json(access::get_role(&state.app, &ctx, &name).await?))
 }
 
 /// Creates a custom role granting named permissions. Needs `role.manage`.
@@ -154,6 +176,17 @@ pub async fn list_tokens(
     Ok(Json(TokenList {
         items: tokens::list_tokens(&state.app, &ctx).await?,
     }))
+}
+
+/// One of your integration tokens (never its secret). Needs `token.manage`.
+#[utoipa::path(get, path = "/api/v1/auth/tokens/{id}", tag = "auth", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = TokenView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_token(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<TokenView>> {
+    Ok(Json(tokens::get_token(&state.app, &ctx, id).await?))
 }
 
 /// Revokes one of your integration tokens at once. Needs `token.manage`.

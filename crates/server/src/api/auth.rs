@@ -165,7 +165,10 @@ pub async fn switch_organization(
     let session_id = session.ok_or_else(signed_in_only)?;
     let actor = access::switch_organization(&state.app, &ctx, session_id, body.organization_id)
         .await
-        .map_err(|_| no_organization())?;
+        .map_err(|error| match error {
+            steelyard_services::Error::NotFound(_) => no_organization(),
+            other => other.into(),
+        })?;
     Ok(Json(tokens(&state, &actor, session_id, None)?))
 }
 
