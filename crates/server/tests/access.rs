@@ -572,3 +572,92 @@ async fn a_super_admin_switches_into_an_organization_and_refresh_keeps_it_there(
         org["id"]
     );
 }
+
+#[tokio::test]
+async fn a_user_in_two_organizations_signs_into_either_and_switches_between_them() {
+    let server = server().await;
+    let first = server.create_org("First Works").await;
+    let second = server.create_org("Second Works").await;
+    let email = "dual@works.example";
+    let created: Value = server
+        .post(
+            "/api/v1/users",
+            json!({"email": email, "role": "sales", "organization_id": first["id"]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let password = created["one_time_password"].as_str().unwrap().to_owned();
+    let added = server
+        .post(
+            "/api/v1/users",
+            json!({"email": email, "role": "purchaser", "organization_id": second["id"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let added: Value = added.json().await.unwrap();
+    assert_eq!(
+        (added["id"].clone(), added["one_time_password"].clone()),
+        (created["id"].clone(), Value::Null)
+    );
+
+    // An organization admin cannot pull an existing account into theirs.
+    let (_, admin) = member(
+        &server,
+        first["id"].as_str().unwrap(),
+        "admin",
+        "boss@first.example",
+    )
+    .await;
+    let probe = call(
+        &server,
+        &admin,
+        Method::POST,
+        "/api/v1/users",
+        Some(json!({"email": "boss@first.example", "role": "sales"})),
+    )
+    .await;
+    problem(probe, 409).await;
+
+    let login = |org: &Value| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .json(&json!({"email": email, "password": password, "organization_id": org["id"]}))
+            .send()
+    };
+    let into_second: Value = login(&second).await.unwrap().json().await.unwrap();
+    let token = into_second["access_token"].as_str().unwrap();
+    let me_second = me(&server, token).await;
+    assert_eq!(me_second["organization_id"], second["id"]);
+    assert!(
+        me_second["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("purchasing.order.manage"))
+    );
+    let switched = call(
+        &server,
+        token,
+        Method::POST,
+        "/api/v1/auth/switch-organization",
+        Some(json!({"organization_id": first["id"]})),
+    )
+    .await;
+    let switched: Value = switched.json().await.unwrap();
+    let me_first = me(&server, switched["access_token"].as_str().unwrap()).await;
+    assert_eq!(me_first["organization_id"], first["id"]);
+    assert!(
+        me_first["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("sales.order.manage"))
+    );
+    let outsider = server.create_org("Third Works").await;
+    problem(login(&outsider).await.unwrap(), 403).await;
+}

@@ -126,8 +126,9 @@ pub struct UserDraft {
 pub struct CreatedUser {
     #[serde(flatten)]
     pub user: Member,
-    /// Shown once; the user should change it. Absent when an Idempotency-Key retry replays
-    /// the answer: secrets are never stored.
+    /// Shown once; the user should change it. Absent when an existing user was added to one
+    /// more organization, and when an Idempotency-Key retry replays the answer (secrets are
+    /// never stored).
     pub one_time_password: Option<String>,
 }
 
@@ -163,6 +164,9 @@ pub async fn create_user(app: &App, ctx: &Ctx, draft: UserDraft) -> Result<Creat
     }
     errors.finish()?;
     let email = email.unwrap_or_default();
+    if let Some(existing) = users::find_by_email(&app.db, &email).await? {
+        return add_membership(app, ctx, existing, org_id, role, draft.partner_id).await;
+    }
     let password = identity::generate_password();
     let now = steelyard_store::now();
     let row = UserRow {
@@ -211,6 +215,59 @@ pub async fn create_user(app: &App, ctx: &Ctx, draft: UserDraft) -> Result<Creat
     ctx.remember_created(&mut tx, &created)?;
     app.commit(tx).await?;
     created.one_time_password = Some(password);
+    Ok(created)
+}
+
+/// Puts an existing user into one more organization. Only super-admins may: an organization
+/// admin must not be able to pull in, or probe for, accounts of other organizations (they get
+/// the same 409 as for any taken email).
+async fn add_membership(
+    app: &App,
+    ctx: &Ctx,
+    user: UserRow,
+    org_id: Uuid,
+    role: String,
+    partner_id: Option<Uuid>,
+) -> Result<CreatedUser> {
+    let taken = || Error::Conflict(format!("a user with the email {:?} exists", user.email));
+    if !ctx.actor.is_super_admin() || user.is_super_admin {
+        return Err(taken());
+    }
+    if store::membership(&app.db, user.id, org_id).await?.is_some() {
+        return Err(Error::Conflict(format!(
+            "{:?} already belongs to this organization",
+            user.email
+        )));
+    }
+    let membership = Membership {
+        user_id: user.id,
+        org_id,
+        role,
+        partner_id,
+        created_at: steelyard_store::now(),
+    };
+    let member = Member {
+        user: User::from(&user),
+        organization_id: org_id,
+        role: membership.role.clone(),
+        partner_id,
+    };
+    let mut tx = app.begin(ctx).await?;
+    store::insert_membership(&mut tx, &membership).await?;
+    tx.record(NewEvent::of_change(
+        org_id,
+        "user",
+        user.id,
+        "user.added_to_organization",
+        None,
+        &member,
+    ));
+    let created = CreatedUser {
+        user: member,
+        one_time_password: None,
+    };
+    ctx.remember_created(&mut tx, &created)?;
+    app.commit(tx).await?;
     Ok(created)
 }
 
