@@ -335,14 +335,20 @@ async fn create_user(
     db.close().await;
     match result {
         Ok(created) => {
-            println!(
-                "Created {} ({}) as {} in organization {org_id}.",
-                created.user.user.email, created.user.user.id, created.user.role
-            );
-            println!(
-                "One-time password: {}",
-                created.one_time_password.unwrap_or_default()
-            );
+            let user = &created.user.user;
+            match created.one_time_password {
+                Some(password) => {
+                    println!(
+                        "Created {} ({}) as {} in organization {org_id}.",
+                        user.email, user.id, created.user.role
+                    );
+                    println!("One-time password: {password}");
+                }
+                None => println!(
+                    "Added the existing user {} ({}) as {} to organization {org_id}; their password is unchanged.",
+                    user.email, user.id, created.user.role
+                ),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(steelyard_services::Error::Validation(errors)) => {
