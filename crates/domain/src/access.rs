@@ -112,6 +112,14 @@ impl Actor {
         }
     }
 
+    /// The server acting on its own inside one organization (seeding, importers).
+    pub fn system_in(org_id: Uuid) -> Self {
+        Self {
+            acting_org: Some(org_id),
+            ..Self::system()
+        }
+    }
+
     /// A user acting in the organization of `scope` with these permissions; `DataScope::All`
     /// makes a super-admin, who holds every permission.
     pub fn user(

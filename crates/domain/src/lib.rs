@@ -10,6 +10,8 @@ pub mod ids;
 pub mod money;
 pub mod organization;
 pub mod page;
+pub mod partner;
+pub mod record;
 pub mod roles;
 pub mod text;
 pub mod validation;

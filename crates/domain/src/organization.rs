@@ -1,10 +1,11 @@
 //! Organizations: the tenants that own all business data, and the rules for changing them.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::record::{RecordStatus, present, required, search_filter, status_filter};
 use crate::text::{parse_line, parse_optional_line};
 use crate::validation::{FieldError, FieldErrors, invalid};
 
@@ -29,29 +30,8 @@ pub struct Organization {
     pub archived_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrgStatus {
-    Active,
-    Archived,
-}
-
-impl OrgStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Archived => "archived",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        match raw {
-            "active" => Ok(Self::Active),
-            "archived" => Ok(Self::Archived),
-            _ => Err(invalid("invalid", "must be active or archived")),
-        }
-    }
-}
+/// The lifecycle status of an organization (see [`RecordStatus`]).
+pub type OrgStatus = RecordStatus;
 
 /// The body of `POST /api/v1/organizations`, as sent.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -244,40 +224,15 @@ pub struct OrganizationFilter {
     pub q: Option<String>,
 }
 
-/// The longest `q=` a list search takes.
-pub const SEARCH_MAX: usize = 200;
-
 impl OrganizationFilter {
     /// From the `status` (`active` by default, `archived`, or `all`) and `q` query parameters;
     /// errors are recorded under those names.
     pub fn parse(status: Option<&str>, q: Option<&str>, errors: &mut FieldErrors) -> Self {
-        let status = match status {
-            None | Some("active") => Some(OrgStatus::Active),
-            Some("all") => None,
-            Some(other) => errors.take(
-                "status",
-                OrgStatus::parse(other)
-                    .map_err(|_| invalid("invalid", "must be active, archived or all")),
-            ),
-        };
-        let q = q
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(str::to_owned);
-        if q.as_ref().is_some_and(|q| q.chars().count() > SEARCH_MAX) {
-            errors.add(
-                "q",
-                "too_long",
-                format!("must be at most {SEARCH_MAX} characters"),
-            );
+        Self {
+            status: status_filter(status, errors),
+            q: search_filter(q, errors),
         }
-        Self { status, q }
     }
-}
-
-/// A present value of a field that cannot be cleared.
-fn required(value: Option<String>) -> Result<String, FieldError> {
-    value.ok_or_else(|| invalid("required", "cannot be cleared"))
 }
 
 /// An ISO 4217 code: three ASCII letters, upper-cased.
@@ -291,15 +246,6 @@ pub fn parse_currency(raw: &str) -> Result<String, FieldError> {
             "must be a three-letter ISO 4217 currency code",
         ))
     }
-}
-
-/// Deserializes a field that is present (possibly `null`) as `Some(..)`; absent stays `None`.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]

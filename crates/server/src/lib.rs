@@ -87,6 +87,12 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(organizations::archive))
         .routes(routes!(organizations::restore))
         .routes(routes!(organizations::history))
+        .routes(routes!(api::partners::create, api::partners::list))
+        .routes(routes!(api::partners::get, api::partners::update))
+        .routes(routes!(api::partners::archive))
+        .routes(routes!(api::partners::restore))
+        .routes(routes!(api::partners::history))
+        .routes(routes!(api::events::list))
         .split_for_parts();
     utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
     utoipa::Modify::modify(&api::permissions::DeclarePermissions, &mut doc);

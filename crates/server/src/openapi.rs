@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Sign-in, sessions, the current user and integration tokens"),
         (name = "users", description = "Users of an organization, their roles, and custom roles"),
         (name = "organizations", description = "The tenants that own all business data"),
+        (name = "partners", description = "Customers and vendors"),
+        (name = "events", description = "The audit trail"),
     )
 )]
 #[derive(Debug)]

@@ -2,10 +2,10 @@
 //! users and their roles, custom roles, and integration tokens.
 
 use serde::{Deserialize, Serialize};
+use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{Actor, DataScope, Permission};
 use steelyard_domain::event::NewEvent;
 use steelyard_domain::roles::{self, PARTNER_PORTAL};
-use steelyard_domain::{FieldErrors, validation::invalid};
 use steelyard_store::access::{self as store, Membership, RoleRow};
 use steelyard_store::users::{self, UserRow};
 use steelyard_store::{StoreError, sessions};
@@ -136,7 +136,10 @@ pub async fn create_user(app: &App, ctx: &Ctx, draft: UserDraft) -> Result<Creat
     ctx.require(Permission::USER_MANAGE)?;
     let org_id = target_org(ctx, draft.organization_id)?;
     let mut errors = FieldErrors::new();
-    let email = errors.take("email", parse_email(draft.email.as_deref().unwrap_or("")));
+    let email = errors.take(
+        "email",
+        steelyard_domain::partner::parse_email(draft.email.as_deref().unwrap_or("")),
+    );
     let display_name = errors.take(
         "display_name",
         steelyard_domain::text::parse_optional_line(draft.display_name.as_deref(), 120),
@@ -363,24 +366,6 @@ pub async fn set_user_enabled(app: &App, ctx: &Ctx, user_id: Uuid, enabled: bool
     Ok(User::from(&after))
 }
 
-fn parse_email(raw: &str) -> Result<String, steelyard_domain::FieldError> {
-    let email = raw.trim().to_owned();
-    let (local, domain) = email
-        .split_once('@')
-        .ok_or_else(|| invalid("invalid", "must be an email address"))?;
-    let valid = !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(email)
-    } else {
-        Err(invalid("invalid", "must be an email address"))
-    }
-}
-
 /// A role as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RoleView {
@@ -472,25 +457,4 @@ pub async fn create_role(app: &App, ctx: &Ctx, draft: RoleDraft) -> Result<RoleV
     ctx.remember_created(&mut tx, &view)?;
     app.commit(tx).await?;
     Ok(view)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_need_a_local_part_and_a_dotted_domain() {
-        assert_eq!(parse_email(" ann@example.com ").unwrap(), "ann@example.com");
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@example.com",
-            "ann@example",
-            "an n@example.com",
-            "ann@.com",
-        ] {
-            assert!(parse_email(bad).is_err(), "{bad:?}");
-        }
-    }
 }

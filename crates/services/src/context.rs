@@ -42,6 +42,18 @@ impl Ctx {
         }
     }
 
+    /// The organization the actor works in; business records are created there. A
+    /// super-admin who has not picked one (sign in with `organization_id`, or switch) gets 422.
+    pub fn acting_org(&self) -> Result<uuid::Uuid> {
+        self.actor.acting_org.ok_or_else(|| {
+            Error::Validation(steelyard_domain::FieldErrors::single(
+                "organization",
+                "required",
+                "act in an organization first: sign in with organization_id, or switch to one",
+            ))
+        })
+    }
+
     /// Keeps `body` as the 201 answer to this request's Idempotency-Key (if it has one), in the
     /// transaction that creates it.
     pub(crate) fn remember_created(

@@ -22,6 +22,17 @@ pub const DEMO_USERS: &[(&str, &str)] = &[
     ("accountant@demo.steelyard.local", "accountant"),
 ];
 
+/// The demo partners: (name, kind, payment terms in days).
+pub const DEMO_PARTNERS: &[(&str, &str, u32)] = &[
+    ("Anderson Steel Supply", "vendor", 30),
+    ("Precision Fasteners Inc", "vendor", 45),
+    ("Great Lakes Aluminum", "vendor", 30),
+    ("Midwest Tooling Co", "both", 30),
+    ("Northwind Machining", "customer", 30),
+    ("Contoso Robotics", "customer", 60),
+    ("Fabrikam Aerospace", "customer", 45),
+];
+
 /// What seeding did.
 #[derive(Debug, Clone)]
 pub struct Seeded {

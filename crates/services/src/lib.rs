@@ -11,8 +11,10 @@ pub mod bus;
 mod context;
 pub mod demo;
 mod error;
+pub mod events;
 pub mod identity;
 pub mod organizations;
+pub mod partners;
 pub mod sessions;
 pub mod tokens;
 

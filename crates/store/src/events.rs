@@ -31,6 +31,82 @@ pub async fn for_aggregate(
     rows.iter().map(from_row).collect()
 }
 
+/// Filters of the events list; all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub aggregate_type: Option<String>,
+    pub aggregate_id: Option<Uuid>,
+    pub kind: Option<String>,
+    pub actor: Option<String>,
+    /// Inclusive lower bound of `occurred_at`.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Exclusive upper bound of `occurred_at`.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Up to `limit` events of one organization after `after_seq`, in seq order, and whether
+/// more follow.
+pub async fn list(
+    db: &Db,
+    org_id: Uuid,
+    filter: &EventFilter,
+    after_seq: i64,
+    limit: u32,
+) -> Result<(Vec<EventRecord>, bool)> {
+    let mut args: Vec<Arg> = vec![Arg::Text(org_id.to_string()), Arg::Int(after_seq)];
+    let mut sql = format!("SELECT {COLUMNS} FROM events WHERE org_id = $1 AND seq > $2");
+    let mut push = |sql: &mut String, column: &str, op: &str, value: Arg| {
+        args.push(value);
+        sql.push_str(&format!(" AND {column} {op} ${}", args.len()));
+    };
+    if let Some(v) = &filter.aggregate_type {
+        push(&mut sql, "aggregate_type", "=", Arg::Text(v.clone()));
+    }
+    if let Some(v) = filter.aggregate_id {
+        push(&mut sql, "aggregate_id", "=", Arg::Text(v.to_string()));
+    }
+    if let Some(v) = &filter.kind {
+        push(&mut sql, "kind", "=", Arg::Text(v.clone()));
+    }
+    if let Some(v) = &filter.actor {
+        push(&mut sql, "actor", "=", Arg::Text(v.clone()));
+    }
+    if let Some(v) = filter.from {
+        push(
+            &mut sql,
+            "occurred_at",
+            ">=",
+            Arg::Int(crate::time::to_micros(v)),
+        );
+    }
+    if let Some(v) = filter.to {
+        push(
+            &mut sql,
+            "occurred_at",
+            "<",
+            Arg::Int(crate::time::to_micros(v)),
+        );
+    }
+    sql.push_str(&format!(" ORDER BY seq LIMIT {}", limit + 1));
+    let mut query = sqlx::query(&sql);
+    for arg in &args {
+        query = match arg {
+            Arg::Text(text) => query.bind(text),
+            Arg::Int(int) => query.bind(*int),
+        };
+    }
+    let rows = query.fetch_all(&db.read).await?;
+    let mut events = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    Ok((events, more))
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
 /// What `audit verify` found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {

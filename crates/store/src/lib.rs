@@ -13,6 +13,7 @@ mod error;
 pub mod events;
 pub mod idempotency;
 pub mod organizations;
+pub mod partners;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;

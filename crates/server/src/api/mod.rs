@@ -2,7 +2,10 @@
 
 pub mod access;
 pub mod auth;
+pub mod events;
+pub mod export;
 pub mod organizations;
+pub mod partners;
 pub mod permissions;
 
 use std::future::Future;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::FieldErrors;
 use steelyard_domain::organization::{
@@ -15,6 +15,7 @@ use steelyard_services::organizations;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::export::{csv, wants_csv};
 use crate::api::{EventView, KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, with_etag};
@@ -74,15 +75,19 @@ pub async fn create(
     .await
 }
 
-/// Lists organizations visible to the caller, in creation order.
+/// Lists organizations visible to the caller, in creation order; `Accept: text/csv` streams
+/// every page as CSV.
 #[utoipa::path(get, path = "/api/v1/organizations", tag = TAG, security(("bearer" = [])),
     params(ListParams),
-    responses((status = 200, body = OrganizationList), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The page as JSON, or with `Accept: text/csv` every page as CSV",
+            content((OrganizationList = "application/json"), (String = "text/csv"))),
+        (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(ctx, _): Authenticated,
+    headers: axum::http::HeaderMap,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<OrganizationList>> {
+) -> ApiResult<Response> {
     let mut errors = FieldErrors::new();
     let page = PageRequest::parse(
         params.limit.as_deref(),
@@ -92,11 +97,46 @@ pub async fn list(
     let filter =
         OrganizationFilter::parse(params.status.as_deref(), params.q.as_deref(), &mut errors);
     errors.finish().map_err(steelyard_services::Error::from)?;
+    if wants_csv(&headers) {
+        let app = state.app.clone();
+        let fetch = move |page| {
+            let (app, ctx, filter) = (app.clone(), ctx.clone(), filter.clone());
+            async move { organizations::list(&app, &ctx, &filter, page).await }
+        };
+        return csv("organizations.csv", CSV_COLUMNS, csv_row, page, fetch).await;
+    }
     let page = organizations::list(&state.app, &ctx, &filter, page).await?;
     Ok(Json(OrganizationList {
         items: page.items,
         next_cursor: page.next_cursor,
-    }))
+    })
+    .into_response())
+}
+
+const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "legal_name",
+    "tax_id",
+    "base_currency",
+    "status",
+    "version",
+    "created_at",
+    "updated_at",
+];
+
+fn csv_row(o: &Organization) -> Vec<String> {
+    vec![
+        o.id.to_string(),
+        o.name.clone(),
+        o.legal_name.clone().unwrap_or_default(),
+        o.tax_id.clone().unwrap_or_default(),
+        o.base_currency.clone(),
+        o.status.as_str().into(),
+        o.version.to_string(),
+        o.created_at.to_rfc3339(),
+        o.updated_at.to_rfc3339(),
+    ]
 }
 
 /// One organization; its `ETag` is the version to send back in `If-Match`.
