@@ -410,3 +410,33 @@ async fn the_event_log_filters_by_aggregate_kind_actor_and_time_and_pages_by_seq
         "super-admins may name any organization"
     );
 }
+
+#[tokio::test]
+async fn a_super_admin_at_platform_level_lists_partners_of_every_organization_but_creates_in_one() {
+    let (server, _) = in_org().await;
+    create(&server, json!({"name": "In First", "kind": "vendor"})).await;
+    let platform = server
+        .login(common::ADMIN_EMAIL, common::ADMIN_PASSWORD)
+        .await;
+    let listed: Value = server
+        .client
+        .get(server.url("/api/v1/partners"))
+        .bearer_auth(&platform)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["name"], "In First");
+    let create = server
+        .client
+        .post(server.url("/api/v1/partners"))
+        .bearer_auth(&platform)
+        .json(&json!({"name": "Nowhere", "kind": "vendor"}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(create, 422).await;
+    assert_eq!(body["errors"][0]["field"], "organization");
+}

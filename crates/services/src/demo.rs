@@ -66,6 +66,23 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         };
         users.push(((*email).to_owned(), (*role).to_owned(), password));
     }
+    let org_ctx = Ctx::new(
+        steelyard_domain::access::Actor::system_in(organization.id),
+        None,
+    );
+    for (name, kind, terms) in DEMO_PARTNERS {
+        let draft = steelyard_domain::partner::PartnerDraft {
+            name: Some((*name).into()),
+            kind: Some((*kind).into()),
+            payment_terms_days: Some(*terms),
+            ..Default::default()
+        };
+        match crate::partners::create(app, &org_ctx, draft).await {
+            // A second start finds them already there.
+            Ok(_) | Err(crate::Error::Conflict(_)) => {}
+            Err(other) => return Err(other),
+        }
+    }
     Ok(Seeded {
         organization,
         organization_created,

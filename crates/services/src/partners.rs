@@ -58,8 +58,16 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<Page<Partner>> {
     ctx.require(Permission::PARTNER_READ)?;
-    let org_id = ctx.acting_org()?;
-    Ok(store::list(&app.db, &ctx.actor.scope, org_id, filter, page).await?)
+    // Everyone but a super-admin at platform level acts in an organization; the store's scope
+    // filter applies either way.
+    Ok(store::list(
+        &app.db,
+        &ctx.actor.scope,
+        ctx.actor.acting_org,
+        filter,
+        page,
+    )
+    .await?)
 }
 
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, partner_id = %id))]

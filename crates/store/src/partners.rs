@@ -115,16 +115,21 @@ async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Res
     from_row(&row)
 }
 
-/// A page of the partners of `org_id` that the scope can see, in id order.
+/// A page of the partners the scope can see, of `org_id` when given (every organization
+/// otherwise: super-admins working at platform level), in id order.
 pub async fn list(
     db: &Db,
     scope: &DataScope,
-    org_id: Uuid,
+    org_id: Option<Uuid>,
     filter: &PartnerFilter,
     page: PageRequest,
 ) -> Result<Page<Partner>> {
-    let mut args = vec![org_id.to_string()];
-    let mut sql = format!("SELECT {COLUMNS} FROM partners WHERE org_id = $1");
+    let mut args = Vec::new();
+    let mut sql = format!("SELECT {COLUMNS} FROM partners WHERE 1 = 1");
+    if let Some(org_id) = org_id {
+        args.push(org_id.to_string());
+        sql.push_str(" AND org_id = $1");
+    }
     sql.push_str(&scope_clause(scope, &mut args));
     let mut push = |sql: &mut String, clause: &str, value: String| {
         args.push(value);

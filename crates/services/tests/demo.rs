@@ -1,0 +1,43 @@
+//! `serve --demo` seeding: a living organization on the first start, nothing twice after.
+
+use steelyard_domain::access::Actor;
+use steelyard_domain::page::PageRequest;
+use steelyard_domain::partner::PartnerFilter;
+use steelyard_services::{App, Ctx, demo, partners};
+use steelyard_store::testing::TestDatabase;
+
+#[tokio::test]
+async fn the_demo_loads_once_with_users_and_partners_and_a_second_start_adds_nothing() {
+    let database = TestDatabase::new().await;
+    let app = App::new(database.connect().await);
+    let first = demo::seed(&app).await.unwrap();
+    assert!(first.organization_created);
+    assert!(
+        first
+            .users
+            .iter()
+            .all(|(_, _, password)| password.is_some())
+    );
+    let second = demo::seed(&app).await.unwrap();
+    assert_eq!(second.organization.id, first.organization.id);
+    assert!(!second.organization_created);
+    assert!(
+        second
+            .users
+            .iter()
+            .all(|(_, _, password)| password.is_none())
+    );
+
+    let ctx = Ctx::new(Actor::system_in(first.organization.id), None);
+    let listed = partners::list(
+        &app,
+        &ctx,
+        &PartnerFilter::default(),
+        PageRequest::first(100),
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.items.len(), demo::DEMO_PARTNERS.len());
+    let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
+    assert_eq!(report.first_break, None);
+}
