@@ -11,6 +11,7 @@ pub mod money;
 pub mod organization;
 pub mod page;
 pub mod partner;
+pub mod product;
 pub mod record;
 pub mod roles;
 pub mod text;

@@ -158,3 +158,92 @@ mod tests {
         }
     }
 }
+
+/// A decimal as a client sent it: a JSON string (`"12.50"`, preferred: exact) or a JSON
+/// number. Kept as text until a field's parse turns it into [`Money`] or [`Quantity`], so a
+/// bad value is a field error, not a body error.
+#[derive(Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(value_type = String, example = "12.50")]
+pub struct DecimalText(pub String);
+
+impl<'de> serde::Deserialize<'de> for DecimalText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = DecimalText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a decimal as a string or a number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DecimalText, E> {
+                Ok(DecimalText(v.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<DecimalText, E> {
+                Ok(DecimalText(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<DecimalText, E> {
+                Ok(DecimalText(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<DecimalText, E> {
+                // Rust prints the shortest text that reads back as the same f64: 0.1 stays "0.1".
+                Ok(DecimalText(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+macro_rules! decimal_json {
+    ($name:ident) => {
+        /// In JSON, a decimal string with the type's fixed number of decimals (`"12.5000"`).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = DecimalText::deserialize(deserializer)?;
+                $name::parse(&text.0).map_err(|e| serde::de::Error::custom(e.message))
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .format(Some(utoipa::openapi::schema::SchemaFormat::Custom(
+                        "decimal".into(),
+                    )))
+                    .description(Some(format!(
+                        "A decimal with {} places, as a string",
+                        $name::SCALE
+                    )))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+decimal_json!(Money);
+decimal_json!(Quantity);
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    #[test]
+    fn amounts_travel_as_decimal_strings_and_arrive_as_strings_or_numbers() {
+        assert_eq!(
+            serde_json::to_string(&Money::parse("12.5").unwrap()).unwrap(),
+            "\"12.5000\""
+        );
+        let from_text: Money = serde_json::from_str("\"0.1\"").unwrap();
+        let from_number: Money = serde_json::from_str("0.1").unwrap();
+        assert_eq!(from_text, from_number);
+        assert_eq!(from_number.scaled(), 1_000);
+        assert!(serde_json::from_str::<Quantity>("\"1.0000001\"").is_err());
+    }
+}

@@ -93,6 +93,11 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::partners::restore))
         .routes(routes!(api::partners::history))
         .routes(routes!(api::events::list))
+        .routes(routes!(api::products::create, api::products::list))
+        .routes(routes!(api::products::get, api::products::update))
+        .routes(routes!(api::products::archive))
+        .routes(routes!(api::products::restore))
+        .routes(routes!(api::products::history))
         .split_for_parts();
     utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
     utoipa::Modify::modify(&api::permissions::DeclarePermissions, &mut doc);

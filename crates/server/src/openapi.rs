@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "Users of an organization, their roles, and custom roles"),
         (name = "organizations", description = "The tenants that own all business data"),
         (name = "partners", description = "Customers and vendors"),
+        (name = "products", description = "Products and parts"),
         (name = "events", description = "The audit trail"),
     )
 )]

@@ -23,7 +23,7 @@ async fn server() -> TestServer {
 async fn member(server: &TestServer, org: &str, role: &str, email: &str) -> (String, String) {
     let mut body = json!({"email": email, "role": role, "organization_id": org});
     if role == "partner_portal" {
-        body["partner_id"] = json!(steelyard_domain::new_id());
+        body["partner_id"] = json!(partner_in(server, org).await);
     }
     let response = server.post("/api/v1/users", body).send().await.unwrap();
     assert_eq!(response.status(), 201, "{role}");
@@ -47,6 +47,36 @@ async fn member(server: &TestServer, org: &str, role: &str, email: &str) -> (Str
         created["id"].as_str().unwrap().to_owned(),
         server.login(email, password).await,
     )
+}
+
+/// A new partner of `org`, created by the administrator working in it.
+async fn partner_in(server: &TestServer, org: &str) -> String {
+    let switched: Value = server
+        .post(
+            "/api/v1/auth/switch-organization",
+            json!({"organization_id": org}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = switched["access_token"].as_str().unwrap();
+    let name = format!("Partner {}", steelyard_domain::new_id());
+    let created = call(
+        server,
+        token,
+        Method::POST,
+        "/api/v1/partners",
+        Some(json!({"name": name, "kind": "vendor"})),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn call(
@@ -240,7 +270,14 @@ async fn other_organizations_are_invisible_by_id_to_read_and_to_write() {
 async fn partner_portal_users_act_in_the_external_scope_of_their_partner() {
     let server = server().await;
     let org = server.create_org("Portal Co").await;
-    let partner = steelyard_domain::new_id();
+    let partner = partner_in(&server, org["id"].as_str().unwrap()).await;
+    let unknown = json!({"email": "v0@supplier.example", "role": "partner_portal", "partner_id": steelyard_domain::new_id(), "organization_id": org["id"]});
+    let body = problem(
+        server.post("/api/v1/users", unknown).send().await.unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(body["errors"][0]["code"], "unknown");
     let body = json!({"email": "vendor@supplier.example", "role": "partner_portal", "partner_id": partner, "organization_id": org["id"]});
     let created: Value = server
         .post("/api/v1/users", body)

@@ -2,33 +2,12 @@
 
 mod common;
 
-use axum::Router;
 use common::{TestServer, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// A server whose administrator acts in a fresh organization; returns it and the org id.
 async fn in_org() -> (TestServer, String) {
-    let limits = [
-        ("STEELYARD_RATE_LIMIT_STRICT_PER_MIN", "1000"),
-        ("STEELYARD_RATE_LIMIT_MODERATE_PER_MIN", "100000"),
-    ];
-    let mut server = TestServer::start_with(&limits, Router::new()).await;
-    let org = server.create_org("Trading Co").await;
-    let org_id = org["id"].as_str().unwrap().to_owned();
-    let switched: Value = server
-        .post(
-            "/api/v1/auth/switch-organization",
-            json!({"organization_id": org_id}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    server.token = switched["access_token"].as_str().unwrap().to_owned();
-    (server, org_id)
+    TestServer::in_org("Trading Co").await
 }
 
 async fn create(server: &TestServer, body: Value) -> Value {

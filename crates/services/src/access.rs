@@ -163,6 +163,19 @@ pub async fn create_user(app: &App, ctx: &Ctx, draft: UserDraft) -> Result<Creat
             "invalid",
             "only partner_portal users belong to a partner",
         ),
+        (true, Some(partner_id)) => {
+            let scope = DataScope::Organization(org_id);
+            if steelyard_store::partners::get(&app.db, &scope, partner_id)
+                .await
+                .is_err()
+            {
+                errors.add(
+                    "partner_id",
+                    "unknown",
+                    "is not a partner of this organization",
+                );
+            }
+        }
         _ => {}
     }
     errors.finish()?;

@@ -15,6 +15,7 @@ pub mod events;
 pub mod identity;
 pub mod organizations;
 pub mod partners;
+pub mod products;
 pub mod sessions;
 pub mod tokens;
 

@@ -14,6 +14,7 @@ pub mod events;
 pub mod idempotency;
 pub mod organizations;
 pub mod partners;
+pub mod products;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;

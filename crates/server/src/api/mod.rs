@@ -7,6 +7,7 @@ pub mod export;
 pub mod organizations;
 pub mod partners;
 pub mod permissions;
+pub mod products;
 
 use std::future::Future;
 

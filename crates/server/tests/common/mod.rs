@@ -143,6 +143,31 @@ impl TestServer {
         response.json().await.unwrap()
     }
 
+    /// A server whose administrator acts in a fresh organization (rate limits raised for bulk
+    /// tests); returns it and the organization's id.
+    pub async fn in_org(name: &str) -> (Self, String) {
+        let limits = [
+            ("STEELYARD_RATE_LIMIT_STRICT_PER_MIN", "1000"),
+            ("STEELYARD_RATE_LIMIT_MODERATE_PER_MIN", "100000"),
+        ];
+        let mut server = Self::start_with(&limits, Router::new()).await;
+        let org = server.create_org(name).await;
+        let org_id = org["id"].as_str().unwrap().to_owned();
+        let switched: Value = server
+            .post(
+                "/api/v1/auth/switch-organization",
+                json!({"organization_id": org_id}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        server.token = switched["access_token"].as_str().unwrap().to_owned();
+        (server, org_id)
+    }
+
     /// Stops the server gracefully and waits for it; returns the database for a restart.
     pub async fn stop(mut self) -> TestDatabase {
         if let Some(stop) = self.stop.take() {
