@@ -7,6 +7,7 @@
 pub mod access;
 pub mod event;
 pub mod ids;
+pub mod inventory;
 pub mod money;
 pub mod organization;
 pub mod page;

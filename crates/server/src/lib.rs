@@ -98,6 +98,16 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::products::archive))
         .routes(routes!(api::products::restore))
         .routes(routes!(api::products::history))
+        .routes(routes!(api::inventory::valuation))
+        .routes(routes!(
+            api::inventory::create_location,
+            api::inventory::list_locations
+        ))
+        .routes(routes!(api::inventory::get_location))
+        .routes(routes!(api::inventory::adjust))
+        .routes(routes!(api::inventory::transfer))
+        .routes(routes!(api::inventory::stock))
+        .routes(routes!(api::inventory::moves))
         .split_for_parts();
     utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
     utoipa::Modify::modify(&api::permissions::DeclarePermissions, &mut doc);

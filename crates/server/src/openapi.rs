@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "organizations", description = "The tenants that own all business data"),
         (name = "partners", description = "Customers and vendors"),
         (name = "products", description = "Products and parts"),
+        (name = "inventory", description = "Locations, stock levels, the stock ledger and valuation"),
         (name = "events", description = "The audit trail"),
     )
 )]

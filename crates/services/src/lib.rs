@@ -13,6 +13,7 @@ pub mod demo;
 mod error;
 pub mod events;
 pub mod identity;
+pub mod inventory;
 pub mod organizations;
 pub mod partners;
 pub mod products;

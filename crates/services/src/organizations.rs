@@ -24,6 +24,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: OrganizationDraft) -> Result<Or
     store::insert(&mut tx, &org)
         .await
         .map_err(|e| name_taken(e, &org.name))?;
+    crate::inventory::create_virtual_locations(&mut tx, org.id).await?;
     tx.record(NewEvent::of_change(
         org.id,
         AGGREGATE,

@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Inventory.
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -76,6 +81,16 @@ enum UserCommand {
         /// For partner_portal users: the business partner's id.
         #[arg(long)]
         partner: Option<String>,
+        #[command(flatten)]
+        storage: Storage,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum InventoryCommand {
+    /// Rebuilds on-hand from the stock ledger and compares it with the kept stock levels;
+    /// exits 1 listing every difference.
+    Check {
         #[command(flatten)]
         storage: Storage,
     },
@@ -132,6 +147,9 @@ fn main() -> ExitCode {
         }
         | Command::User {
             command: UserCommand::Create { ref storage, .. },
+        }
+        | Command::Inventory {
+            command: InventoryCommand::Check { ref storage },
         } => (storage.overrides(None), &cli.command),
     };
     let config = match Config::load(&overrides) {
@@ -175,6 +193,7 @@ fn main() -> ExitCode {
             Command::Serve { demo, .. } => serve(config, *demo).await,
             Command::Migrate { .. } => migrate(config).await,
             Command::Audit { .. } => verify(config).await,
+            Command::Inventory { .. } => inventory_check(config).await,
             Command::User {
                 command:
                     UserCommand::Create {
@@ -359,4 +378,20 @@ async fn create_user(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+async fn inventory_check(config: Config) -> anyhow::Result<ExitCode> {
+    let db = open(&config).await?;
+    let mismatches = steelyard_store::inventory::ledger_mismatches(&db).await?;
+    db.close().await;
+    if mismatches.is_empty() {
+        println!("ok: stock levels agree with the stock ledger");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (product, location, kept, ledger) in &mismatches {
+        let kept = steelyard_domain::money::Quantity::from_scaled(*kept);
+        let ledger = steelyard_domain::money::Quantity::from_scaled(*ledger);
+        println!("MISMATCH product {product} location {location}: kept {kept}, ledger {ledger}");
+    }
+    Ok(ExitCode::FAILURE)
 }

@@ -176,3 +176,57 @@ fn version_prints_the_version() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[tokio::test]
+async fn inventory_check_agrees_with_the_ledger_until_a_stock_level_is_edited() {
+    use steelyard_domain::access::Actor;
+    let database = TestDatabase::new().await;
+    let db = database.connect().await;
+    let app = steelyard_services::App::new(db.clone());
+    let system = steelyard_services::Ctx::system();
+    let org = steelyard_services::organizations::create(
+        &app,
+        &system,
+        steelyard_domain::organization::OrganizationDraft {
+            name: Some("Ledger Co".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let ctx = steelyard_services::Ctx::new(Actor::system_in(org.id), None);
+    let product: steelyard_domain::product::ProductDraft =
+        serde_json::from_value(serde_json::json!({"sku": "P1", "name": "Part"})).unwrap();
+    let product = steelyard_services::products::create(&app, &ctx, product)
+        .await
+        .unwrap();
+    let location = steelyard_domain::inventory::LocationDraft {
+        code: Some("WH".into()),
+        name: Some("Warehouse".into()),
+        parent_id: None,
+    };
+    let location = steelyard_services::inventory::create_location(&app, &ctx, location)
+        .await
+        .unwrap();
+    let adjustment: steelyard_services::inventory::AdjustmentDraft =
+        serde_json::from_value(serde_json::json!({
+            "product_id": product.id, "location_id": location.id, "quantity": "7", "unit_cost": "2"
+        }))
+        .unwrap();
+    steelyard_services::inventory::adjust(&app, &ctx, adjustment)
+        .await
+        .unwrap();
+
+    let agreed = steelyard(&database, &["inventory", "check"], &[]);
+    assert!(agreed.status.success(), "{}", text(&agreed));
+    steelyard_store::testing::execute(&db, "UPDATE stock_levels SET on_hand = on_hand + 1000000")
+        .await;
+    db.close().await;
+    let differs = steelyard(&database, &["inventory", "check"], &[]);
+    assert_eq!(differs.status.code(), Some(1), "{}", text(&differs));
+    assert!(
+        text(&differs).contains("kept 8.000000, ledger 7.000000"),
+        "{}",
+        text(&differs)
+    );
+}

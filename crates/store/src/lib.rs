@@ -12,6 +12,7 @@ mod db;
 mod error;
 pub mod events;
 pub mod idempotency;
+pub mod inventory;
 pub mod organizations;
 pub mod partners;
 pub mod products;

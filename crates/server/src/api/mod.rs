@@ -4,6 +4,7 @@ pub mod access;
 pub mod auth;
 pub mod events;
 pub mod export;
+pub mod inventory;
 pub mod organizations;
 pub mod partners;
 pub mod permissions;
