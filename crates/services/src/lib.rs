@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod organizations;
 pub mod partners;
 pub mod products;
+mod record;
 pub mod sessions;
 pub mod tokens;
 

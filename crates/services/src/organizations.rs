@@ -1,6 +1,7 @@
 //! Organizations: create, read, list, update, archive and restore, each one transaction with
 //! its event. This module is the pattern every business module follows.
 
+use steelyard_domain::access::DataScope;
 use steelyard_domain::access::Permission;
 use steelyard_domain::event::{EventRecord, NewEvent};
 use steelyard_domain::organization::{
@@ -11,7 +12,8 @@ use steelyard_store::organizations::{self as store, OrganizationFilter};
 use steelyard_store::{StoreError, Tx};
 use uuid::Uuid;
 
-use crate::{App, Ctx, Error, Expected, Result, check_version};
+use crate::record::{Stored, change, conflict};
+use crate::{App, Ctx, Error, Expected, Result};
 
 pub const AGGREGATE: &str = "organization";
 
@@ -76,7 +78,7 @@ pub async fn update(
         id,
         Some(expected_version),
         "organization.updated",
-        |org| org.apply(patch, steelyard_store::now()),
+        |org: &Organization| org.apply(patch, steelyard_store::now()).map_err(conflict),
     )
     .await
 }
@@ -95,7 +97,7 @@ pub async fn archive(
         id,
         expected_version,
         "organization.archived",
-        |org| org.archive(steelyard_store::now()),
+        |org: &Organization| org.archive(steelyard_store::now()).map_err(conflict),
     )
     .await
 }
@@ -114,7 +116,7 @@ pub async fn restore(
         id,
         expected_version,
         "organization.restored",
-        |org| org.restore(steelyard_store::now()),
+        |org: &Organization| org.restore(steelyard_store::now()).map_err(conflict),
     )
     .await
 }
@@ -129,38 +131,29 @@ pub async fn history(app: &App, ctx: &Ctx, id: Uuid) -> Result<Vec<EventRecord>>
     Ok(steelyard_store::events::for_aggregate(&app.db, id, AGGREGATE, id).await?)
 }
 
-/// Read, check the version, apply a domain rule, write, record: the shape of every change.
-async fn change<F>(
-    app: &App,
-    ctx: &Ctx,
-    id: Uuid,
-    expected_version: Option<Expected>,
-    kind: &'static str,
-    rule: F,
-) -> Result<Organization>
-where
-    F: FnOnce(&Organization) -> Result<Organization, steelyard_domain::organization::StateConflict>,
-{
-    let mut tx: Tx = app.begin(ctx).await?;
-    let current = store::get_in(&mut tx, &ctx.actor.scope, id)
-        .await
-        .map_err(not_found)?;
-    check_version(current.version, expected_version)?;
-    let next = rule(&current).map_err(|conflict| Error::Conflict(conflict.0))?;
-    let event = NewEvent::of_change(id, AGGREGATE, id, kind, Some(&current), &next);
-    if event.changes.as_object().is_some_and(|c| c.is_empty()) {
-        // Nothing changed: no write, no event, no new version.
-        return Ok(current);
+impl Stored for Organization {
+    const AGGREGATE: &'static str = AGGREGATE;
+
+    /// An organization's changes chain in its own organization.
+    fn org_id(&self) -> Uuid {
+        self.id
     }
-    store::update(&mut tx, &next).await.map_err(|e| match e {
-        StoreError::Stale => Error::Stale {
-            current: current.version,
-        },
-        other => name_taken(other, &next.name),
-    })?;
-    tx.record(event);
-    app.commit(tx).await?;
-    Ok(next)
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    async fn load(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Self, StoreError> {
+        store::get_in(tx, scope, id).await
+    }
+
+    async fn save(tx: &mut Tx, record: &Self) -> Result<(), StoreError> {
+        store::update(tx, record).await
+    }
+
+    fn duplicate(record: &Self) -> Error {
+        name_taken(StoreError::Duplicate(String::new()), &record.name)
+    }
 }
 
 fn not_found(error: StoreError) -> Error {

@@ -1,18 +1,19 @@
 //! Products and parts: create, read, list, update, archive and restore in the organization the
 //! actor works in, each one transaction with its event.
 
+use steelyard_domain::access::DataScope;
 use steelyard_domain::access::Permission;
 use steelyard_domain::event::{EventRecord, NewEvent};
-use steelyard_domain::organization::StateConflict;
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::product::{
     Product, ProductDraft, ProductFields, ProductFilter, ProductPatchDraft,
 };
-use steelyard_store::StoreError;
 use steelyard_store::products as store;
+use steelyard_store::{StoreError, Tx};
 use uuid::Uuid;
 
-use crate::{App, Ctx, Error, Expected, Result, check_version};
+use crate::record::{self, Stored, change, conflict};
+use crate::{App, Ctx, Error, Expected, Result};
 
 pub const AGGREGATE: &str = "product";
 
@@ -78,12 +79,19 @@ pub async fn update(
 ) -> Result<Product> {
     ctx.require(Permission::PRODUCT_MANAGE)?;
     let expected = expected.ok_or(Error::PreconditionRequired)?;
-    change(app, ctx, id, Some(expected), "product.updated", |product| {
-        let fields = product.fields().patched(draft).map_err(Error::Validation)?;
-        product
-            .with_fields(fields, steelyard_store::now())
-            .map_err(conflict)
-    })
+    change(
+        app,
+        ctx,
+        id,
+        Some(expected),
+        "product.updated",
+        |product: &Product| {
+            let fields = product.fields().patched(draft).map_err(Error::Validation)?;
+            product
+                .with_fields(fields, steelyard_store::now())
+                .map_err(conflict)
+        },
+    )
     .await
 }
 
@@ -94,7 +102,7 @@ pub async fn archive(
     expected: Option<Expected>,
 ) -> Result<Product> {
     ctx.require(Permission::PRODUCT_MANAGE)?;
-    change(app, ctx, id, expected, "product.archived", |p| {
+    change(app, ctx, id, expected, "product.archived", |p: &Product| {
         p.archive(steelyard_store::now()).map_err(conflict)
     })
     .await
@@ -107,7 +115,7 @@ pub async fn restore(
     expected: Option<Expected>,
 ) -> Result<Product> {
     ctx.require(Permission::PRODUCT_MANAGE)?;
-    change(app, ctx, id, expected, "product.restored", |p| {
+    change(app, ctx, id, expected, "product.restored", |p: &Product| {
         p.restore(steelyard_store::now()).map_err(conflict)
     })
     .await
@@ -124,54 +132,32 @@ pub async fn history(app: &App, ctx: &Ctx, id: Uuid) -> Result<Vec<EventRecord>>
     )
 }
 
-async fn change<F>(
-    app: &App,
-    ctx: &Ctx,
-    id: Uuid,
-    expected: Option<Expected>,
-    kind: &'static str,
-    rule: F,
-) -> Result<Product>
-where
-    F: FnOnce(&Product) -> Result<Product>,
-{
-    let mut tx = app.begin(ctx).await?;
-    let current = store::get_in(&mut tx, &ctx.actor.scope, id)
-        .await
-        .map_err(not_found)?;
-    check_version(current.version, expected)?;
-    let next = rule(&current)?;
-    let event = NewEvent::of_change(
-        current.organization_id,
-        AGGREGATE,
-        id,
-        kind,
-        Some(&current),
-        &next,
-    );
-    if event.changes.as_object().is_some_and(|c| c.is_empty()) {
-        return Ok(current);
-    }
-    store::update(&mut tx, &next).await.map_err(|e| match e {
-        StoreError::Stale => Error::Stale {
-            current: current.version,
-        },
-        other => sku_taken(other, &next.sku),
-    })?;
-    tx.record(event);
-    app.commit(tx).await?;
-    Ok(next)
-}
+impl Stored for Product {
+    const AGGREGATE: &'static str = AGGREGATE;
 
-fn conflict(error: StateConflict) -> Error {
-    Error::Conflict(error.0)
+    fn org_id(&self) -> Uuid {
+        self.organization_id
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    async fn load(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Self, StoreError> {
+        store::get_in(tx, scope, id).await
+    }
+
+    async fn save(tx: &mut Tx, record: &Self) -> Result<(), StoreError> {
+        store::update(tx, record).await
+    }
+
+    fn duplicate(record: &Self) -> Error {
+        sku_taken(StoreError::Duplicate(String::new()), &record.sku)
+    }
 }
 
 fn not_found(error: StoreError) -> Error {
-    match error {
-        StoreError::NotFound => Error::NotFound("product"),
-        other => other.into(),
-    }
+    record::not_found::<Product>(error)
 }
 
 fn sku_taken(error: StoreError, sku: &str) -> Error {
