@@ -179,8 +179,9 @@ impl Valuation {
         value: Money::ZERO,
     };
 
-    /// After `quantity` comes in at `unit_cost`: the average moves toward the new cost,
-    /// weighted by quantity. Value stays exactly quantity × average (rounded to money scale).
+    /// After `quantity` comes in at `unit_cost`: value grows by quantity × cost, and the
+    /// average is value ÷ quantity rounded to the money scale (so value can differ from
+    /// quantity × average by that rounding).
     pub fn receive(self, quantity: Quantity, unit_cost: Money) -> Option<Self> {
         let total_quantity = self.quantity.checked_add(quantity)?;
         if total_quantity <= Quantity::ZERO {

@@ -13,6 +13,7 @@ pub mod organization;
 pub mod page;
 pub mod partner;
 pub mod product;
+pub mod purchase;
 pub mod record;
 pub mod roles;
 pub mod text;

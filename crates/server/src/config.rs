@@ -60,6 +60,8 @@ pub struct Config {
     pub ws_messages_per_minute: u32,
     /// When false, `/metrics` needs a token with `system.health`.
     pub metrics_public: bool,
+    /// Business settings handed to the services.
+    pub settings: steelyard_services::Settings,
 }
 
 /// One thing wrong with the configuration, and how to fix it.
@@ -403,6 +405,27 @@ impl Config {
                 ),
             }
         }
+        let mut settings = steelyard_services::Settings::default();
+        if let Some(raw) = get("STEELYARD_PO_APPROVAL_THRESHOLD") {
+            match steelyard_domain::money::Money::parse(&raw) {
+                Ok(amount) if !amount.is_negative() => settings.po_approval_threshold = amount,
+                _ => problem(
+                    "STEELYARD_PO_APPROVAL_THRESHOLD",
+                    format!("{raw:?} is not an amount"),
+                    "use a decimal amount, e.g. 10000",
+                ),
+            }
+        }
+        if let Some(raw) = get("STEELYARD_RECEIPT_TOLERANCE_PERCENT") {
+            match raw.parse::<u32>() {
+                Ok(percent) if percent <= 100 => settings.receipt_tolerance_percent = percent,
+                _ => problem(
+                    "STEELYARD_RECEIPT_TOLERANCE_PERCENT",
+                    format!("{raw:?} is not a percentage"),
+                    "use a whole number from 0 to 100",
+                ),
+            }
+        }
         let metrics_public = match get("STEELYARD_METRICS_PUBLIC").as_deref() {
             None | Some("true" | "1" | "yes") => true,
             Some("false" | "0" | "no") => false,
@@ -499,6 +522,7 @@ impl Config {
             ws_max_connections_per_user,
             ws_messages_per_minute,
             metrics_public,
+            settings,
         })
     }
 

@@ -108,6 +108,14 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::inventory::transfer))
         .routes(routes!(api::inventory::stock))
         .routes(routes!(api::inventory::moves))
+        .routes(routes!(api::purchasing::create, api::purchasing::list))
+        .routes(routes!(api::purchasing::exists))
+        .routes(routes!(api::purchasing::get))
+        .routes(routes!(api::purchasing::confirm))
+        .routes(routes!(api::purchasing::cancel))
+        .routes(routes!(api::purchasing::close))
+        .routes(routes!(api::purchasing::receive))
+        .routes(routes!(api::purchasing::history))
         .split_for_parts();
     utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
     utoipa::Modify::modify(&api::permissions::DeclarePermissions, &mut doc);
@@ -179,7 +187,8 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", target.redacted()))?;
     db.migrate().await?;
-    let app = App::new(db);
+    let mut app = App::new(db);
+    app.settings = config.settings;
     ensure_admin(&config, &app).await?;
     let secret = auth::load_secret(&config, &app).await?;
     let keys = auth::Keys::new(&secret, &config);

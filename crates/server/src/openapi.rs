@@ -23,6 +23,7 @@ use utoipa::{Modify, OpenApi};
         (name = "partners", description = "Customers and vendors"),
         (name = "products", description = "Products and parts"),
         (name = "inventory", description = "Locations, stock levels, the stock ledger and valuation"),
+        (name = "purchasing", description = "Purchase orders and receipts"),
         (name = "events", description = "The audit trail"),
     )
 )]

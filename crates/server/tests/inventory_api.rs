@@ -249,3 +249,22 @@ async fn bad_moves_are_field_errors() {
         "not_tracked"
     );
 }
+
+#[tokio::test]
+async fn concurrent_moves_of_one_product_all_count_in_its_valuation() {
+    let shop = shop("0").await;
+    let adds = (0..20).map(|_| shop.adjust(&shop.wh1, "1", Some("1.5")));
+    let statuses: Vec<u16> = futures::future::join_all(adds)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let v = shop.valuation().await;
+    assert_eq!(
+        (v["quantity"].as_str(), v["value"].as_str()),
+        (Some("20.000000"), Some("30.0000")),
+        "no valuation update was lost"
+    );
+    assert_eq!(shop.on_hand(&shop.wh1).await, "20.000000");
+}

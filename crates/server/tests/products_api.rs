@@ -164,6 +164,17 @@ async fn the_list_searches_sku_and_name_filters_and_exports() {
         .await
         .unwrap();
     assert_eq!(csv.lines().count(), 4);
+    let header = csv.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "id,sku,name,category,tracked,stock_unit,standard_cost,list_price,low_stock_threshold,status,version,created_at,updated_at"
+    );
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|row| row.split(',').count() == header.split(',').count()),
+        "every row fits the header"
+    );
     assert!(
         csv.contains("SVC-CAL,Calibration,,false,h,0.0000,0.0000"),
         "{csv}"

@@ -57,17 +57,18 @@ pub async fn create_location(app: &App, ctx: &Ctx, draft: LocationDraft) -> Resu
     if let Some(parent) = draft.parent_id {
         let parent = store::location(tx.conn(), Some(org_id), parent)
             .await
-            .map_err(|_| {
-                Error::Validation(FieldErrors::single(
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::Validation(FieldErrors::single(
                     "parent_id",
                     "unknown",
                     "is not a location of this organization",
-                ))
+                )),
+                other => other.into(),
             })?;
         if parent.kind != LocationKind::Internal {
             return Err(Error::Validation(FieldErrors::single(
                 "parent_id",
-                "invalid",
+                "virtual",
                 "must be an internal location",
             )));
         }
@@ -292,8 +293,9 @@ pub async fn post_move(tx: &mut Tx, request: MoveRequest<'_>) -> Result<Posted> 
         reference,
     } = request;
     let org_id = product.organization_id;
+    // Locked first, so concurrent moves of this product run one after another from here.
+    let mut valuation = store::lock_valuation(tx, org_id, product.id).await?;
     let before_total = store::total_on_hand(tx, product.id).await?;
-    let mut valuation = store::valuation(tx.conn(), product.id).await?;
     if from.kind.holds_stock() && !store::take_stock(tx, product.id, from.id, quantity).await? {
         return Err(Error::Conflict(format!(
             "not enough stock of {} available in {} to move {quantity}",
@@ -368,12 +370,13 @@ async fn tracked_product(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Product>
     let scope = steelyard_domain::access::DataScope::Organization(org_id);
     let product = steelyard_store::products::get_in(tx, &scope, id)
         .await
-        .map_err(|_| {
-            Error::Validation(FieldErrors::single(
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::Validation(FieldErrors::single(
                 "product_id",
                 "unknown",
                 "is not a product of this organization",
-            ))
+            )),
+            other => other.into(),
         })?;
     if !product.tracked {
         return Err(Error::Validation(FieldErrors::single(
@@ -391,12 +394,13 @@ async fn tracked_product(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Product>
 async fn internal_location(tx: &mut Tx, org_id: Uuid, id: Uuid, field: &str) -> Result<Location> {
     let location = store::location(tx.conn(), Some(org_id), id)
         .await
-        .map_err(|_| {
-            Error::Validation(FieldErrors::single(
+        .map_err(|e| match e {
+            StoreError::NotFound => Error::Validation(FieldErrors::single(
                 field,
                 "unknown",
                 "is not a location of this organization",
-            ))
+            )),
+            other => other.into(),
         })?;
     if location.kind != LocationKind::Internal {
         return Err(Error::Validation(FieldErrors::single(

@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod organizations;
 pub mod partners;
 pub mod products;
+pub mod purchasing;
 mod record;
 pub mod sessions;
 pub mod tokens;
@@ -28,11 +29,30 @@ pub use error::{Error, Result};
 use steelyard_domain::event::EventRecord;
 use steelyard_store::{Db, Tx};
 
-/// What every service needs: the database and the event bus.
+/// What every service needs: the database, the event bus and the business settings.
 #[derive(Debug, Clone)]
 pub struct App {
     pub db: Db,
     pub bus: Bus,
+    pub settings: Settings,
+}
+
+/// Business rules an operator tunes (from the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Confirming a purchase order above this total needs `purchasing.order.approve`.
+    pub po_approval_threshold: steelyard_domain::money::Money,
+    /// How far beyond the ordered quantity a receipt may go, in percent.
+    pub receipt_tolerance_percent: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            po_approval_threshold: steelyard_domain::money::Money::from_scaled(10_000 * 10_000),
+            receipt_tolerance_percent: 0,
+        }
+    }
 }
 
 impl App {
@@ -40,6 +60,7 @@ impl App {
         Self {
             db,
             bus: Bus::default(),
+            settings: Settings::default(),
         }
     }
 

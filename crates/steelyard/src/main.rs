@@ -88,8 +88,8 @@ enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 enum InventoryCommand {
-    /// Rebuilds on-hand from the stock ledger and compares it with the kept stock levels;
-    /// exits 1 listing every difference.
+    /// Recomputes on-hand from the stock ledger and compares it with the kept stock levels;
+    /// exits 1 listing every difference (it repairs nothing).
     Check {
         #[command(flatten)]
         storage: Storage,

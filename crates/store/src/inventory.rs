@@ -209,6 +209,35 @@ pub async fn valuation(conn: &mut AnyConnection, product_id: Uuid) -> Result<Val
     })
 }
 
+/// A product's valuation, locked for the rest of the transaction (FOR UPDATE on PostgreSQL;
+/// SQLite's write lock covers it): concurrent moves of one product queue here instead of
+/// overwriting each other's valuation.
+pub async fn lock_valuation(tx: &mut Tx, org_id: Uuid, product_id: Uuid) -> Result<Valuation> {
+    sqlx::query(
+        "INSERT INTO product_valuations (product_id, org_id, quantity, average_cost, value) VALUES ($1, $2, 0, 0, 0) \
+         ON CONFLICT (product_id) DO NOTHING",
+    )
+    .bind(product_id.to_string())
+    .bind(org_id.to_string())
+    .execute(tx.conn())
+    .await?;
+    let lock = match tx.backend() {
+        crate::Backend::Postgres => " FOR UPDATE",
+        crate::Backend::Sqlite => "",
+    };
+    let row = sqlx::query(&format!(
+        "SELECT quantity, average_cost, value FROM product_valuations WHERE product_id = $1{lock}"
+    ))
+    .bind(product_id.to_string())
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(Valuation {
+        quantity: Quantity::from_scaled(row.try_get(0)?),
+        average_cost: Money::from_scaled(row.try_get(1)?),
+        value: Money::from_scaled(row.try_get(2)?),
+    })
+}
+
 pub async fn put_valuation(
     tx: &mut Tx,
     org_id: Uuid,

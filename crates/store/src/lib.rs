@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod organizations;
 pub mod partners;
 pub mod products;
+pub mod purchasing;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;

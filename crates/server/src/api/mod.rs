@@ -9,6 +9,7 @@ pub mod organizations;
 pub mod partners;
 pub mod permissions;
 pub mod products;
+pub mod purchasing;
 
 use std::future::Future;
 

@@ -85,6 +85,51 @@ pub const REQUIRED: &[(&str, &str, Option<&str>)] = &[
     ),
     ("get", "/api/v1/inventory/stock", Some("inventory.read")),
     ("get", "/api/v1/inventory/moves", Some("inventory.read")),
+    (
+        "get",
+        "/api/v1/purchase-orders",
+        Some("purchasing.order.read"),
+    ),
+    (
+        "post",
+        "/api/v1/purchase-orders",
+        Some("purchasing.order.manage"),
+    ),
+    (
+        "get",
+        "/api/v1/purchase-orders/exists",
+        Some("purchasing.order.read"),
+    ),
+    (
+        "get",
+        "/api/v1/purchase-orders/{id}",
+        Some("purchasing.order.read"),
+    ),
+    (
+        "post",
+        "/api/v1/purchase-orders/{id}/confirm",
+        Some("purchasing.order.manage"),
+    ),
+    (
+        "post",
+        "/api/v1/purchase-orders/{id}/cancel",
+        Some("purchasing.order.manage"),
+    ),
+    (
+        "post",
+        "/api/v1/purchase-orders/{id}/close",
+        Some("purchasing.order.manage"),
+    ),
+    (
+        "post",
+        "/api/v1/purchase-orders/{id}/receipts",
+        Some("purchasing.order.receive"),
+    ),
+    (
+        "get",
+        "/api/v1/purchase-orders/{id}/history",
+        Some("purchasing.order.read"),
+    ),
     ("get", "/api/v1/users", Some("user.read")),
     ("post", "/api/v1/users", Some("user.manage")),
     ("get", "/api/v1/users/{id}", Some("user.read")),

@@ -121,6 +121,14 @@ impl Config {
                 self.ws_messages_per_minute.to_string(),
             ),
             ("metrics_public", self.metrics_public.to_string()),
+            (
+                "po_approval_threshold",
+                self.settings.po_approval_threshold.to_string(),
+            ),
+            (
+                "receipt_tolerance_percent",
+                self.settings.receipt_tolerance_percent.to_string(),
+            ),
         ]
     }
 }

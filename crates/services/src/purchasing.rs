@@ -1,0 +1,461 @@
+//! Purchase orders: create with lines, confirm (with approval above a threshold), receive into
+//! stock (partially, within a tolerance), cancel and close. Receipts post supplier → location
+//! moves through the inventory ledger, valued at the line price.
+
+use steelyard_domain::FieldErrors;
+use steelyard_domain::access::{DataScope, Permission};
+use steelyard_domain::event::{EventRecord, NewEvent};
+use steelyard_domain::inventory::{LocationKind, MoveKind};
+use steelyard_domain::money::{Money, Quantity};
+use steelyard_domain::page::{Page, PageRequest};
+use steelyard_domain::partner::PartnerKind;
+use steelyard_domain::purchase::{
+    MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, ReceiptDraft,
+    ReceiveError, document_number,
+};
+use steelyard_domain::record::RecordStatus;
+use steelyard_domain::text::parse_optional_line;
+use steelyard_domain::validation::invalid;
+use steelyard_store::purchasing as store;
+pub use steelyard_store::purchasing::PoFilter;
+use steelyard_store::{StoreError, Tx};
+use uuid::Uuid;
+
+use crate::inventory::{MoveRequest, post_move, virtual_location};
+use crate::record::{self, Stored, change, conflict};
+use crate::{App, Ctx, Error, Expected, Result};
+
+pub const AGGREGATE: &str = "purchase_order";
+
+impl Stored for PurchaseOrder {
+    const AGGREGATE: &'static str = AGGREGATE;
+
+    fn org_id(&self) -> Uuid {
+        self.organization_id
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    async fn load(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Self, StoreError> {
+        store::get_in(tx, scope, id).await
+    }
+
+    async fn save(tx: &mut Tx, record: &Self) -> Result<(), StoreError> {
+        store::update(tx, record).await
+    }
+
+    fn duplicate(record: &Self) -> Error {
+        Error::Conflict(format!(
+            "a purchase order numbered {:?} exists",
+            record.number
+        ))
+    }
+}
+
+fn not_found(error: StoreError) -> Error {
+    record::not_found::<PurchaseOrder>(error)
+}
+
+/// A number the caller chose: 1 to 30 letters, digits, `-`, `_` or `/`.
+fn parse_number(raw: &str) -> Result<String, steelyard_domain::FieldError> {
+    let number = raw.trim();
+    let valid = (1..=30).contains(&number.len())
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/'));
+    if valid {
+        Ok(number.to_owned())
+    } else {
+        Err(invalid("invalid", "use 1 to 30 letters, digits, -, _ or /"))
+    }
+}
+
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject))]
+pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<PurchaseOrder> {
+    ctx.require(Permission::PURCHASING_ORDER_MANAGE)?;
+    let org_id = ctx.acting_org()?;
+    let scope = DataScope::Organization(org_id);
+    let mut errors = FieldErrors::new();
+    let number = draft
+        .number
+        .as_deref()
+        .and_then(|n| errors.take("number", parse_number(n)));
+    let notes = errors
+        .take("notes", parse_optional_line(draft.notes.as_deref(), 1000))
+        .flatten();
+    match draft.vendor_id {
+        None => errors.add("vendor_id", "required", "is required"),
+        Some(id) => match steelyard_store::partners::get(&app.db, &scope, id).await {
+            Ok(p) if p.kind.includes(PartnerKind::Vendor) && p.status == RecordStatus::Active => {}
+            Ok(_) => errors.add("vendor_id", "not_vendor", "is not an active vendor"),
+            Err(_) => errors.add(
+                "vendor_id",
+                "unknown",
+                "is not a partner of this organization",
+            ),
+        },
+    }
+    if draft.lines.len() > MAX_LINES {
+        errors.add("lines", "too_many", format!("at most {MAX_LINES} lines"));
+    }
+    let mut lines = Vec::new();
+    for (i, line) in draft.lines.iter().enumerate().take(MAX_LINES) {
+        let at = |field: &str| format!("lines[{i}].{field}");
+        let Some(product_id) = line.product_id else {
+            errors.add(&at("product_id"), "required", "is required");
+            continue;
+        };
+        let product = match steelyard_store::products::get(&app.db, &scope, product_id).await {
+            Ok(p) if p.status == RecordStatus::Active => p,
+            _ => {
+                errors.add(
+                    &at("product_id"),
+                    "unknown",
+                    "is not an active product of this organization",
+                );
+                continue;
+            }
+        };
+        let unit = line
+            .unit
+            .clone()
+            .or_else(|| product.purchase_unit.as_ref().map(|c| c.unit.clone()))
+            .unwrap_or_else(|| product.stock_unit.clone());
+        let one = Quantity::parse("1").unwrap_or_default();
+        let Some(factor) = product.to_stock_units(one, &unit) else {
+            errors.add(
+                &at("unit"),
+                "unknown_unit",
+                format!("{unit:?} is not a unit of {}", product.sku),
+            );
+            continue;
+        };
+        let quantity = match line.quantity.as_ref() {
+            None => errors.take(&at("quantity"), Err(invalid("required", "is required"))),
+            Some(text) => errors.take(
+                &at("quantity"),
+                Quantity::parse(&text.0).and_then(|q| {
+                    if q > Quantity::ZERO {
+                        Ok(q)
+                    } else {
+                        Err(invalid("not_positive", "must be greater than zero"))
+                    }
+                }),
+            ),
+        };
+        let unit_price = match line.unit_price.as_ref() {
+            None => product.standard_cost.times(factor),
+            Some(text) => errors.take(
+                &at("unit_price"),
+                Money::parse(&text.0).and_then(|m| {
+                    if m.is_negative() {
+                        Err(invalid("negative", "must not be negative"))
+                    } else {
+                        Ok(m)
+                    }
+                }),
+            ),
+        };
+        let (Some(quantity), Some(unit_price)) = (quantity, unit_price) else {
+            continue;
+        };
+        let Some(line_total) = unit_price.times(quantity) else {
+            errors.add(
+                &at("quantity"),
+                "out_of_range",
+                "the line total is too large",
+            );
+            continue;
+        };
+        lines.push(PurchaseOrderLine {
+            id: steelyard_domain::new_id(),
+            line_no: i as u32 + 1,
+            product_id,
+            quantity,
+            unit,
+            unit_price,
+            line_total,
+            unit_factor: factor,
+            received: Quantity::ZERO,
+        });
+    }
+    let total = PurchaseOrder::total_of(&lines);
+    if total.is_none() {
+        errors.add("lines", "out_of_range", "the order total is too large");
+    }
+    errors.finish()?;
+    let mut tx = app.begin(ctx).await?;
+    let number = match number {
+        Some(number) => number,
+        None => document_number("PO", store::next_number(&mut tx, org_id, "PO").await?),
+    };
+    let now = steelyard_store::now();
+    let po = PurchaseOrder {
+        id: steelyard_domain::new_id(),
+        organization_id: org_id,
+        number,
+        vendor_id: draft.vendor_id.unwrap_or_default(),
+        status: PoStatus::Draft,
+        notes,
+        lines,
+        total: total.unwrap_or_default(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        confirmed_at: None,
+    };
+    store::insert(&mut tx, &po).await.map_err(|e| match e {
+        StoreError::Duplicate(_) => PurchaseOrder::duplicate(&po),
+        other => other.into(),
+    })?;
+    tx.record(NewEvent::of_change(
+        org_id,
+        AGGREGATE,
+        po.id,
+        "purchase_order.created",
+        None,
+        &po,
+    ));
+    ctx.remember_created(&mut tx, &po)?;
+    app.commit(tx).await?;
+    Ok(po)
+}
+
+pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<PurchaseOrder> {
+    ctx.require(Permission::PURCHASING_ORDER_READ)?;
+    store::get(&app.db, &ctx.actor.scope, id)
+        .await
+        .map_err(not_found)
+}
+
+pub async fn list(
+    app: &App,
+    ctx: &Ctx,
+    filter: &PoFilter,
+    page: PageRequest,
+) -> Result<Page<PurchaseOrder>> {
+    ctx.require(Permission::PURCHASING_ORDER_READ)?;
+    Ok(store::list(
+        &app.db,
+        &ctx.actor.scope,
+        ctx.actor.acting_org,
+        filter,
+        page,
+    )
+    .await?)
+}
+
+/// Whether the organization has an order with this number (the import preview asks too).
+pub async fn number_exists(app: &App, ctx: &Ctx, number: &str) -> Result<bool> {
+    ctx.require(Permission::PURCHASING_ORDER_READ)?;
+    if number.trim().is_empty() {
+        return Err(Error::Validation(FieldErrors::single(
+            "number",
+            "required",
+            "name the number to look for",
+        )));
+    }
+    let org_id = ctx.acting_org()?;
+    Ok(store::number_exists(&app.db, org_id, number).await?)
+}
+
+pub async fn history(app: &App, ctx: &Ctx, id: Uuid) -> Result<Vec<EventRecord>> {
+    let po = get(app, ctx, id).await?;
+    Ok(steelyard_store::events::for_aggregate(&app.db, po.organization_id, AGGREGATE, id).await?)
+}
+
+/// Draft → confirmed. Above the approval threshold the caller also needs
+/// `purchasing.order.approve`.
+pub async fn confirm(
+    app: &App,
+    ctx: &Ctx,
+    id: Uuid,
+    expected: Option<Expected>,
+) -> Result<PurchaseOrder> {
+    ctx.require(Permission::PURCHASING_ORDER_MANAGE)?;
+    let threshold = app.settings.po_approval_threshold;
+    let approver = ctx.actor.may(Permission::PURCHASING_ORDER_APPROVE);
+    change(
+        app,
+        ctx,
+        id,
+        expected,
+        "purchase_order.confirmed",
+        |po: &PurchaseOrder| {
+            if po.total > threshold && !approver {
+                return Err(Error::Forbidden(Permission::PURCHASING_ORDER_APPROVE));
+            }
+            po.confirm(steelyard_store::now()).map_err(conflict)
+        },
+    )
+    .await
+}
+
+pub async fn cancel(
+    app: &App,
+    ctx: &Ctx,
+    id: Uuid,
+    expected: Option<Expected>,
+) -> Result<PurchaseOrder> {
+    ctx.require(Permission::PURCHASING_ORDER_MANAGE)?;
+    change(
+        app,
+        ctx,
+        id,
+        expected,
+        "purchase_order.cancelled",
+        |po: &PurchaseOrder| po.cancel(steelyard_store::now()).map_err(conflict),
+    )
+    .await
+}
+
+pub async fn close(
+    app: &App,
+    ctx: &Ctx,
+    id: Uuid,
+    expected: Option<Expected>,
+) -> Result<PurchaseOrder> {
+    ctx.require(Permission::PURCHASING_ORDER_MANAGE)?;
+    change(
+        app,
+        ctx,
+        id,
+        expected,
+        "purchase_order.closed",
+        |po: &PurchaseOrder| po.close(steelyard_store::now()).map_err(conflict),
+    )
+    .await
+}
+
+/// Receives goods into an internal location: the order's received quantities, one stock move
+/// per line from the suppliers location at the line's price per stock unit, and the event.
+#[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, po_id = %id))]
+pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Result<PurchaseOrder> {
+    ctx.require(Permission::PURCHASING_ORDER_RECEIVE)?;
+    let mut errors = FieldErrors::new();
+    if draft.location_id.is_none() {
+        errors.add("location_id", "required", "is required");
+    }
+    if draft.lines.is_empty() {
+        errors.add("lines", "required", "name at least one line");
+    }
+    let mut received = Vec::new();
+    for (i, line) in draft.lines.iter().enumerate() {
+        let line_id = errors.take(
+            &format!("lines[{i}].line_id"),
+            line.line_id
+                .ok_or_else(|| invalid("required", "is required")),
+        );
+        let quantity = errors.take(
+            &format!("lines[{i}].quantity"),
+            line.quantity
+                .as_ref()
+                .ok_or_else(|| invalid("required", "is required"))
+                .and_then(|t| Quantity::parse(&t.0))
+                .and_then(|q| {
+                    if q > Quantity::ZERO {
+                        Ok(q)
+                    } else {
+                        Err(invalid("not_positive", "must be greater than zero"))
+                    }
+                }),
+        );
+        if let (Some(line_id), Some(quantity)) = (line_id, quantity) {
+            received.push((line_id, quantity));
+        }
+    }
+    errors.finish()?;
+    let mut tx = app.begin(ctx).await?;
+    let current = store::get_in(&mut tx, &ctx.actor.scope, id)
+        .await
+        .map_err(not_found)?;
+    let org_id = current.organization_id;
+    let location = steelyard_store::inventory::location(
+        tx.conn(),
+        Some(org_id),
+        draft.location_id.unwrap_or_default(),
+    )
+    .await
+    .ok()
+    .filter(|l| l.kind == LocationKind::Internal)
+    .ok_or_else(|| {
+        Error::Validation(FieldErrors::single(
+            "location_id",
+            "unknown",
+            "is not an internal location of this organization",
+        ))
+    })?;
+    let next = current
+        .receive(
+            &received,
+            app.settings.receipt_tolerance_percent,
+            steelyard_store::now(),
+        )
+        .map_err(|e| match e {
+            ReceiveError::State(text) => Error::Conflict(text),
+            ReceiveError::UnknownLine(line) => Error::Validation(FieldErrors::single(
+                "lines",
+                "unknown",
+                format!("line {line} is not on this order"),
+            )),
+            ReceiveError::OverReceipt(line) => Error::Validation(FieldErrors::single(
+                "lines",
+                "over_receipt",
+                format!(
+                    "line {line} would receive more than ordered plus {}%",
+                    app.settings.receipt_tolerance_percent
+                ),
+            )),
+        })?;
+    let supplier = virtual_location(&mut tx, org_id, LocationKind::Supplier).await?;
+    let scope = DataScope::Organization(org_id);
+    for (line_id, quantity) in &received {
+        let line = current
+            .lines
+            .iter()
+            .find(|l| l.id == *line_id)
+            .ok_or(Error::NotFound("line"))?;
+        let product = steelyard_store::products::get_in(&mut tx, &scope, line.product_id)
+            .await
+            .map_err(|_| Error::NotFound("product"))?;
+        if !product.tracked {
+            continue;
+        }
+        let overflow = || Error::Internal("quantity overflow".into());
+        let stock_quantity = product
+            .to_stock_units(*quantity, &line.unit)
+            .ok_or_else(overflow)?;
+        let unit_cost = Money::from_decimal(
+            (line.unit_price.to_decimal() / line.unit_factor.to_decimal()).round_dp(Money::SCALE),
+        )
+        .map_err(|_| overflow())?;
+        let request = MoveRequest {
+            product: &product,
+            from: &supplier,
+            to: &location,
+            quantity: stock_quantity,
+            unit_cost: Some(unit_cost),
+            kind: MoveKind::Receipt,
+            reference: Some(current.number.clone()),
+        };
+        post_move(&mut tx, request).await?;
+    }
+    store::update(&mut tx, &next).await.map_err(|e| match e {
+        StoreError::Stale => Error::Stale {
+            current: current.version,
+        },
+        other => other.into(),
+    })?;
+    tx.record(NewEvent::of_change(
+        org_id,
+        AGGREGATE,
+        id,
+        "purchase_order.received",
+        Some(&current),
+        &next,
+    ));
+    app.commit(tx).await?;
+    Ok(next)
+}

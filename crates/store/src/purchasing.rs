@@ -1,0 +1,272 @@
+//! Purchase orders in the database: headers and lines, per-organization numbers, and reads
+//! through the data scope (a vendor portal user sees only its own orders).
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use steelyard_domain::access::DataScope;
+use steelyard_domain::money::{Money, Quantity};
+use steelyard_domain::page::{Page, PageRequest};
+use steelyard_domain::purchase::{PoStatus, PurchaseOrder, PurchaseOrderLine};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+use crate::time::{from_micros, parse_uuid, to_micros};
+use crate::tx::Tx;
+
+/// The next number of `doc_type` in the organization, allocated in the caller's transaction
+/// (one upsert, so concurrent creators never share a number).
+pub async fn next_number(tx: &mut Tx, org_id: Uuid, doc_type: &str) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO document_numbers (org_id, doc_type, last) VALUES ($1, $2, 1) \
+         ON CONFLICT (org_id, doc_type) DO UPDATE SET last = document_numbers.last + 1 RETURNING last",
+    )
+    .bind(org_id.to_string())
+    .bind(doc_type)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(row.try_get(0)?)
+}
+
+pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO purchase_orders (id, org_id, number, vendor_id, status, notes, total, version, created_at, updated_at, \
+         confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(po.id.to_string())
+    .bind(po.organization_id.to_string())
+    .bind(&po.number)
+    .bind(po.vendor_id.to_string())
+    .bind(po.status.as_str())
+    .bind(&po.notes)
+    .bind(po.total.scaled())
+    .bind(po.version)
+    .bind(to_micros(po.created_at))
+    .bind(to_micros(po.updated_at))
+    .bind(po.confirmed_at.map(to_micros))
+    .execute(tx.conn())
+    .await?;
+    for line in &po.lines {
+        sqlx::query(
+            "INSERT INTO purchase_order_lines (id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, \
+             unit_factor, received) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(line.id.to_string())
+        .bind(po.id.to_string())
+        .bind(i64::from(line.line_no))
+        .bind(line.product_id.to_string())
+        .bind(line.quantity.scaled())
+        .bind(&line.unit)
+        .bind(line.unit_price.scaled())
+        .bind(line.line_total.scaled())
+        .bind(line.unit_factor.scaled())
+        .bind(line.received.scaled())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes the header (status, version, times) and each line's received quantity if the stored
+/// order is still at `version - 1`.
+pub async fn update(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE purchase_orders SET status = $1, notes = $2, version = $3, updated_at = $4, confirmed_at = $5 \
+         WHERE id = $6 AND version = $7",
+    )
+    .bind(po.status.as_str())
+    .bind(&po.notes)
+    .bind(po.version)
+    .bind(to_micros(po.updated_at))
+    .bind(po.confirmed_at.map(to_micros))
+    .bind(po.id.to_string())
+    .bind(po.version - 1)
+    .execute(tx.conn())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Stale);
+    }
+    for line in &po.lines {
+        sqlx::query("UPDATE purchase_order_lines SET received = $1 WHERE id = $2")
+            .bind(line.received.scaled())
+            .bind(line.id.to_string())
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+const COLUMNS: &str = "id, org_id, number, vendor_id, status, notes, total, version, created_at, updated_at, confirmed_at";
+
+fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
+    let mut clause = String::new();
+    if let Some(org) = scope.org_id() {
+        args.push(org.to_string());
+        clause.push_str(&format!(" AND org_id = ${}", args.len()));
+    }
+    if let DataScope::Partner { partner_id, .. } = scope {
+        args.push(partner_id.to_string());
+        clause.push_str(&format!(" AND vendor_id = ${}", args.len()));
+    }
+    clause
+}
+
+pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
+    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+}
+
+pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
+    fetch_one(tx.conn(), scope, id).await
+}
+
+async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
+    let mut args = vec![id.to_string()];
+    let clause = scope_clause(scope, &mut args);
+    let sql = format!("SELECT {COLUMNS} FROM purchase_orders WHERE id = $1{clause}");
+    let mut query = sqlx::query(&sql);
+    for arg in &args {
+        query = query.bind(arg);
+    }
+    let row = query
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut po = header_from_row(&row)?;
+    po.lines = lines_of(conn, &[po.id])
+        .await?
+        .remove(&po.id)
+        .unwrap_or_default();
+    Ok(po)
+}
+
+async fn lines_of(
+    conn: &mut AnyConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<PurchaseOrderLine>>> {
+    let mut by_order: HashMap<Uuid, Vec<PurchaseOrderLine>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_order);
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, unit_factor, received \
+         FROM purchase_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    for row in query.fetch_all(conn).await? {
+        let order_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
+        by_order
+            .entry(order_id)
+            .or_default()
+            .push(PurchaseOrderLine {
+                id: parse_uuid(&row.try_get::<String, _>(0)?)?,
+                line_no: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
+                product_id: parse_uuid(&row.try_get::<String, _>(3)?)?,
+                quantity: Quantity::from_scaled(row.try_get(4)?),
+                unit: row.try_get(5)?,
+                unit_price: Money::from_scaled(row.try_get(6)?),
+                line_total: Money::from_scaled(row.try_get(7)?),
+                unit_factor: Quantity::from_scaled(row.try_get(8)?),
+                received: Quantity::from_scaled(row.try_get(9)?),
+            });
+    }
+    Ok(by_order)
+}
+
+/// Filters of the purchase order list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoFilter {
+    pub status: Option<PoStatus>,
+    pub vendor_id: Option<Uuid>,
+    /// Number contains, ignoring case.
+    pub q: Option<String>,
+}
+
+pub async fn list(
+    db: &Db,
+    scope: &DataScope,
+    org_id: Option<Uuid>,
+    filter: &PoFilter,
+    page: PageRequest,
+) -> Result<Page<PurchaseOrder>> {
+    let mut args = Vec::new();
+    let mut sql = format!("SELECT {COLUMNS} FROM purchase_orders WHERE 1 = 1");
+    if let Some(org) = org_id {
+        args.push(org.to_string());
+        sql.push_str(&format!(" AND org_id = ${}", args.len()));
+    }
+    sql.push_str(&scope_clause(scope, &mut args));
+    let mut push = |sql: &mut String, clause: &str, value: String| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(status) = filter.status {
+        push(&mut sql, " AND status = ?", status.as_str().into());
+    }
+    if let Some(vendor) = filter.vendor_id {
+        push(&mut sql, " AND vendor_id = ?", vendor.to_string());
+    }
+    if let Some(q) = &filter.q {
+        let pattern = format!("%{}%", crate::organizations::escape_like(&q.to_uppercase()));
+        push(&mut sql, " AND UPPER(number) LIKE ? ESCAPE '\\'", pattern);
+    }
+    if let Some(after) = page.after {
+        push(&mut sql, " AND id > ?", after.to_string());
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
+    let mut query = sqlx::query(&sql);
+    for arg in &args {
+        query = query.bind(arg);
+    }
+    let mut conn = db.read.acquire().await?;
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut orders = rows
+        .iter()
+        .map(header_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
+    let mut lines = lines_of(&mut conn, &ids).await?;
+    for order in &mut orders {
+        order.lines = lines.remove(&order.id).unwrap_or_default();
+    }
+    Ok(Page::from_overfetch(orders, page, |o| o.id))
+}
+
+/// Whether an order with this number exists in the organization.
+pub async fn number_exists(db: &Db, org_id: Uuid, number: &str) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) FROM purchase_orders WHERE org_id = $1 AND UPPER(number) = $2",
+    )
+    .bind(org_id.to_string())
+    .bind(number.trim().to_uppercase())
+    .fetch_one(&db.read)
+    .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
+
+fn header_from_row(row: &AnyRow) -> Result<PurchaseOrder> {
+    Ok(PurchaseOrder {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        organization_id: parse_uuid(&row.try_get::<String, _>("org_id")?)?,
+        number: row.try_get("number")?,
+        vendor_id: parse_uuid(&row.try_get::<String, _>("vendor_id")?)?,
+        status: PoStatus::parse(&row.try_get::<String, _>("status")?)
+            .map_err(|_| StoreError::Corrupt("po status".into()))?,
+        notes: row.try_get("notes")?,
+        lines: Vec::new(),
+        total: Money::from_scaled(row.try_get("total")?),
+        version: row.try_get("version")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+        confirmed_at: row
+            .try_get::<Option<i64>, _>("confirmed_at")?
+            .map(from_micros)
+            .transpose()?,
+    })
+}
