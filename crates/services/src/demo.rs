@@ -83,6 +83,9 @@ pub async fn seed(app: &App) -> Result<Seeded> {
             Err(other) => return Err(other),
         }
     }
+    if organization_created {
+        seed_operations(app, &org_ctx).await?;
+    }
     Ok(Seeded {
         organization,
         organization_created,
@@ -110,4 +113,100 @@ async fn demo_organization(app: &App, ctx: &Ctx) -> Result<(Organization, bool)>
         base_currency: Some("USD".into()),
     };
     Ok((organizations::create(app, ctx, draft).await?, true))
+}
+
+/// The demo products: (sku, name, stock unit, standard cost, list price, purchase unit and
+/// factor, stock to start with).
+const DEMO_PRODUCTS: &[(&str, &str, &str, &str, &str, Option<(&str, &str)>, &str)] = &[
+    (
+        "BRK-1020",
+        "Steel bracket 1020",
+        "ea",
+        "4.20",
+        "9.50",
+        Some(("box", "10")),
+        "140",
+    ),
+    (
+        "BOLT-M8",
+        "Hex bolt M8x30",
+        "ea",
+        "0.08",
+        "0.25",
+        Some(("box", "100")),
+        "2400",
+    ),
+    (
+        "PLT-6061",
+        "Aluminium plate 6061",
+        "kg",
+        "5.80",
+        "12.00",
+        None,
+        "310.5",
+    ),
+    (
+        "SHAFT-25",
+        "Turned shaft 25 mm",
+        "ea",
+        "18.40",
+        "42.00",
+        None,
+        "35",
+    ),
+];
+
+/// Stock, a warehouse and open purchase orders, loaded once with the demo organization.
+async fn seed_operations(app: &App, ctx: &Ctx) -> Result<()> {
+    use steelyard_domain::inventory::LocationDraft;
+    use steelyard_domain::product::ProductDraft;
+    let warehouse = crate::inventory::create_location(
+        app,
+        ctx,
+        LocationDraft {
+            code: Some("WH1".into()),
+            name: Some("Main warehouse".into()),
+            parent_id: None,
+        },
+    )
+    .await?;
+    let mut products = Vec::new();
+    for (sku, name, unit, cost, price, purchase, stock) in DEMO_PRODUCTS {
+        let mut draft: ProductDraft = serde_json::from_value(serde_json::json!({
+            "sku": sku, "name": name, "stock_unit": unit, "standard_cost": cost, "list_price": price,
+            "low_stock_threshold": "20"
+        }))
+        .map_err(|e| crate::Error::Internal(e.to_string()))?;
+        if let Some((unit, factor)) = purchase {
+            draft.purchase_unit =
+                serde_json::from_value(serde_json::json!({"unit": unit, "factor": factor})).ok();
+        }
+        let product = crate::products::create(app, ctx, draft).await?;
+        let adjustment: crate::inventory::AdjustmentDraft = serde_json::from_value(serde_json::json!({
+            "product_id": product.id, "location_id": warehouse.id, "quantity": stock, "unit_cost": cost,
+            "reason": "opening stock"
+        }))
+        .map_err(|e| crate::Error::Internal(e.to_string()))?;
+        crate::inventory::adjust(app, ctx, adjustment).await?;
+        products.push(product);
+    }
+    let filter = steelyard_domain::partner::PartnerFilter {
+        kind: Some(steelyard_domain::partner::PartnerKind::Vendor),
+        ..Default::default()
+    };
+    let vendors = crate::partners::list(app, ctx, &filter, PageRequest::first(10))
+        .await?
+        .items;
+    for (vendor, product, quantity) in [(0, 0, "20"), (1, 1, "50")] {
+        let (Some(vendor), Some(product)) = (vendors.get(vendor), products.get(product)) else {
+            continue;
+        };
+        let draft: steelyard_domain::purchase::PurchaseOrderDraft = serde_json::from_value(serde_json::json!({
+            "vendor_id": vendor.id, "notes": "Demo replenishment", "lines": [{"product_id": product.id, "quantity": quantity}]
+        }))
+        .map_err(|e| crate::Error::Internal(e.to_string()))?;
+        let po = crate::purchasing::create(app, ctx, draft).await?;
+        crate::purchasing::confirm(app, ctx, po.id, None).await?;
+    }
+    Ok(())
 }

@@ -7,7 +7,8 @@ use steelyard_services::{App, Ctx, demo, partners};
 use steelyard_store::testing::TestDatabase;
 
 #[tokio::test]
-async fn the_demo_loads_once_with_users_and_partners_and_a_second_start_adds_nothing() {
+async fn the_demo_loads_once_with_users_partners_stock_and_open_orders_and_a_second_start_adds_nothing()
+ {
     let database = TestDatabase::new().await;
     let app = App::new(database.connect().await);
     let first = demo::seed(&app).await.unwrap();
@@ -38,6 +39,29 @@ async fn the_demo_loads_once_with_users_and_partners_and_a_second_start_adds_not
     .await
     .unwrap();
     assert_eq!(listed.items.len(), demo::DEMO_PARTNERS.len());
+    let stock = steelyard_services::inventory::levels(&app, &ctx, None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        stock.len(),
+        4,
+        "opening stock for each demo product, loaded once"
+    );
+    let orders = steelyard_services::purchasing::list(
+        &app,
+        &ctx,
+        &Default::default(),
+        PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(orders.items.len(), 2);
+    assert!(
+        orders
+            .items
+            .iter()
+            .all(|po| po.status == steelyard_domain::purchase::PoStatus::Confirmed)
+    );
     let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
     assert_eq!(report.first_break, None);
 }
