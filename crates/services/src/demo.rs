@@ -115,45 +115,55 @@ async fn demo_organization(app: &App, ctx: &Ctx) -> Result<(Organization, bool)>
     Ok((organizations::create(app, ctx, draft).await?, true))
 }
 
-/// The demo products: (sku, name, stock unit, standard cost, list price, purchase unit and
-/// factor, stock to start with).
-const DEMO_PRODUCTS: &[(&str, &str, &str, &str, &str, Option<(&str, &str)>, &str)] = &[
-    (
-        "BRK-1020",
-        "Steel bracket 1020",
-        "ea",
-        "4.20",
-        "9.50",
-        Some(("box", "10")),
-        "140",
-    ),
-    (
-        "BOLT-M8",
-        "Hex bolt M8x30",
-        "ea",
-        "0.08",
-        "0.25",
-        Some(("box", "100")),
-        "2400",
-    ),
-    (
-        "PLT-6061",
-        "Aluminium plate 6061",
-        "kg",
-        "5.80",
-        "12.00",
-        None,
-        "310.5",
-    ),
-    (
-        "SHAFT-25",
-        "Turned shaft 25 mm",
-        "ea",
-        "18.40",
-        "42.00",
-        None,
-        "35",
-    ),
+/// A demo product: amounts as decimal text, as a client would send them.
+struct DemoProduct {
+    sku: &'static str,
+    name: &'static str,
+    stock_unit: &'static str,
+    cost: &'static str,
+    price: &'static str,
+    /// Purchase unit and how many stock units it holds.
+    purchase: Option<(&'static str, &'static str)>,
+    opening_stock: &'static str,
+}
+
+const DEMO_PRODUCTS: &[DemoProduct] = &[
+    DemoProduct {
+        sku: "BRK-1020",
+        name: "Steel bracket 1020",
+        stock_unit: "ea",
+        cost: "4.20",
+        price: "9.50",
+        purchase: Some(("box", "10")),
+        opening_stock: "140",
+    },
+    DemoProduct {
+        sku: "BOLT-M8",
+        name: "Hex bolt M8x30",
+        stock_unit: "ea",
+        cost: "0.08",
+        price: "0.25",
+        purchase: Some(("box", "100")),
+        opening_stock: "2400",
+    },
+    DemoProduct {
+        sku: "PLT-6061",
+        name: "Aluminium plate 6061",
+        stock_unit: "kg",
+        cost: "5.80",
+        price: "12.00",
+        purchase: None,
+        opening_stock: "310.5",
+    },
+    DemoProduct {
+        sku: "SHAFT-25",
+        name: "Turned shaft 25 mm",
+        stock_unit: "ea",
+        cost: "18.40",
+        price: "42.00",
+        purchase: None,
+        opening_stock: "35",
+    },
 ];
 
 /// Stock, a warehouse and open purchase orders, loaded once with the demo organization.
@@ -171,19 +181,21 @@ async fn seed_operations(app: &App, ctx: &Ctx) -> Result<()> {
     )
     .await?;
     let mut products = Vec::new();
-    for (sku, name, unit, cost, price, purchase, stock) in DEMO_PRODUCTS {
+    for demo in DEMO_PRODUCTS {
         let mut draft: ProductDraft = serde_json::from_value(serde_json::json!({
-            "sku": sku, "name": name, "stock_unit": unit, "standard_cost": cost, "list_price": price,
+            "sku": demo.sku, "name": demo.name, "stock_unit": demo.stock_unit, "standard_cost": demo.cost,
+            "list_price": demo.price,
             "low_stock_threshold": "20"
         }))
         .map_err(|e| crate::Error::Internal(e.to_string()))?;
-        if let Some((unit, factor)) = purchase {
+        if let Some((unit, factor)) = demo.purchase {
             draft.purchase_unit =
                 serde_json::from_value(serde_json::json!({"unit": unit, "factor": factor})).ok();
         }
         let product = crate::products::create(app, ctx, draft).await?;
         let adjustment: crate::inventory::AdjustmentDraft = serde_json::from_value(serde_json::json!({
-            "product_id": product.id, "location_id": warehouse.id, "quantity": stock, "unit_cost": cost,
+            "product_id": product.id, "location_id": warehouse.id, "quantity": demo.opening_stock,
+            "unit_cost": demo.cost,
             "reason": "opening stock"
         }))
         .map_err(|e| crate::Error::Internal(e.to_string()))?;
