@@ -16,6 +16,7 @@ pub mod product;
 pub mod purchase;
 pub mod record;
 pub mod roles;
+pub mod sales;
 pub mod text;
 pub mod validation;
 

@@ -116,6 +116,13 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::purchasing::close))
         .routes(routes!(api::purchasing::receive))
         .routes(routes!(api::purchasing::history))
+        .routes(routes!(api::sales::create, api::sales::list))
+        .routes(routes!(api::sales::get))
+        .routes(routes!(api::sales::confirm))
+        .routes(routes!(api::sales::cancel))
+        .routes(routes!(api::sales::close))
+        .routes(routes!(api::sales::ship))
+        .routes(routes!(api::sales::history))
         .split_for_parts();
     utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
     utoipa::Modify::modify(&api::permissions::DeclarePermissions, &mut doc);

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "products", description = "Products and parts"),
         (name = "inventory", description = "Locations, stock levels, the stock ledger and valuation"),
         (name = "purchasing", description = "Purchase orders and receipts"),
+        (name = "sales", description = "Sales orders, reservations and shipments"),
         (name = "events", description = "The audit trail"),
     )
 )]

@@ -368,3 +368,40 @@ async fn a_vendor_portal_user_sees_only_its_own_orders() {
         200
     );
 }
+
+#[tokio::test]
+async fn automatic_numbers_skip_numbers_chosen_by_hand() {
+    let s = setup().await;
+    let chosen = post(
+        &s.server,
+        "/api/v1/purchase-orders",
+        json!({"vendor_id": s.vendor, "number": "po-000002", "lines": []}),
+    )
+    .await;
+    assert_eq!(chosen["number"], "PO-000002", "numbers are upper-cased");
+    let numbers: Vec<String> = futures::future::join_all((0..2).map(|_| async {
+        post(
+            &s.server,
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "lines": []}),
+        )
+        .await["number"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }))
+    .await;
+    let mut numbers = numbers;
+    numbers.sort();
+    assert_eq!(numbers, ["PO-000001", "PO-000003"]);
+    let duplicate = s
+        .server
+        .post(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "number": "PO-000003", "lines": []}),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(duplicate, 409).await;
+}

@@ -19,6 +19,7 @@ pub mod partners;
 pub mod products;
 pub mod purchasing;
 mod record;
+pub mod sales;
 pub mod sessions;
 pub mod tokens;
 

@@ -66,7 +66,8 @@ fn parse_number(raw: &str) -> Result<String, steelyard_domain::FieldError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'/'));
     if valid {
-        Ok(number.to_owned())
+        // Upper-cased, so `po-7` and `PO-7` are one number.
+        Ok(number.to_uppercase())
     } else {
         Err(invalid("invalid", "use 1 to 30 letters, digits, -, _ or /"))
     }
@@ -90,11 +91,12 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         Some(id) => match steelyard_store::partners::get(&app.db, &scope, id).await {
             Ok(p) if p.kind.includes(PartnerKind::Vendor) && p.status == RecordStatus::Active => {}
             Ok(_) => errors.add("vendor_id", "not_vendor", "is not an active vendor"),
-            Err(_) => errors.add(
+            Err(StoreError::NotFound) => errors.add(
                 "vendor_id",
                 "unknown",
                 "is not a partner of this organization",
             ),
+            Err(other) => return Err(other.into()),
         },
     }
     if draft.lines.len() > MAX_LINES {
@@ -109,6 +111,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         };
         let product = match steelyard_store::products::get(&app.db, &scope, product_id).await {
             Ok(p) if p.status == RecordStatus::Active => p,
+            Err(other @ StoreError::Database(_)) => return Err(other.into()),
             _ => {
                 errors.add(
                     &at("product_id"),
@@ -146,7 +149,17 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
             ),
         };
         let unit_price = match line.unit_price.as_ref() {
-            None => product.standard_cost.times(factor),
+            None => {
+                let price = product.standard_cost.times(factor);
+                if price.is_none() {
+                    errors.add(
+                        &at("unit_price"),
+                        "out_of_range",
+                        "the standard cost times the unit is too large",
+                    );
+                }
+                price
+            }
             Some(text) => errors.take(
                 &at("unit_price"),
                 Money::parse(&text.0).and_then(|m| {
@@ -189,7 +202,13 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     let mut tx = app.begin(ctx).await?;
     let number = match number {
         Some(number) => number,
-        None => document_number("PO", store::next_number(&mut tx, org_id, "PO").await?),
+        // Skips numbers a caller already chose by hand, so the counter never gets stuck.
+        None => loop {
+            let candidate = document_number("PO", store::next_number(&mut tx, org_id, "PO").await?);
+            if !store::number_taken(&mut tx, org_id, &candidate).await? {
+                break candidate;
+            }
+        },
     };
     let now = steelyard_store::now();
     let po = PurchaseOrder {
@@ -378,7 +397,11 @@ pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Res
         draft.location_id.unwrap_or_default(),
     )
     .await
-    .ok()
+    .map(Some)
+    .or_else(|e| match e {
+        StoreError::NotFound => Ok(None),
+        other => Err(Error::from(other)),
+    })?
     .filter(|l| l.kind == LocationKind::Internal)
     .ok_or_else(|| {
         Error::Validation(FieldErrors::single(
@@ -419,18 +442,26 @@ pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Res
             .ok_or(Error::NotFound("line"))?;
         let product = steelyard_store::products::get_in(&mut tx, &scope, line.product_id)
             .await
-            .map_err(|_| Error::NotFound("product"))?;
+            .map_err(|e| match e {
+                StoreError::NotFound => Error::NotFound("product"),
+                other => other.into(),
+            })?;
         if !product.tracked {
             continue;
         }
         let overflow = || Error::Internal("quantity overflow".into());
-        let stock_quantity = product
-            .to_stock_units(*quantity, &line.unit)
+        // The line's own factor, fixed when ordered, converts both quantity and price.
+        let stock_quantity = quantity
+            .to_decimal()
+            .checked_mul(line.unit_factor.to_decimal())
+            .and_then(|q| Quantity::from_decimal(q.round_dp(Quantity::SCALE)).ok())
             .ok_or_else(overflow)?;
-        let unit_cost = Money::from_decimal(
-            (line.unit_price.to_decimal() / line.unit_factor.to_decimal()).round_dp(Money::SCALE),
-        )
-        .map_err(|_| overflow())?;
+        let per_stock_unit = (line.unit_price.to_decimal() / line.unit_factor.to_decimal())
+            .round_dp_with_strategy(
+                Money::SCALE,
+                rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+            );
+        let unit_cost = Money::from_decimal(per_stock_unit).map_err(|_| overflow())?;
         let request = MoveRequest {
             product: &product,
             from: &supplier,

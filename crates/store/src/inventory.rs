@@ -191,6 +191,41 @@ pub async fn take_stock(
     Ok(done.rows_affected() == 1)
 }
 
+/// Reserves stock if enough is available (on hand less reserved); false, changing nothing,
+/// when not. One conditional UPDATE: concurrent reservations can never oversell.
+pub async fn reserve(
+    tx: &mut Tx,
+    product_id: Uuid,
+    location_id: Uuid,
+    quantity: Quantity,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE stock_levels SET reserved = reserved + $1 WHERE product_id = $2 AND location_id = $3 AND on_hand - reserved >= $1",
+    )
+    .bind(quantity.scaled())
+    .bind(product_id.to_string())
+    .bind(location_id.to_string())
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives back a reservation (cancelled or closed orders).
+pub async fn release(
+    tx: &mut Tx,
+    product_id: Uuid,
+    location_id: Uuid,
+    quantity: Quantity,
+) -> Result<()> {
+    sqlx::query("UPDATE stock_levels SET reserved = reserved - $1 WHERE product_id = $2 AND location_id = $3 AND reserved >= $1")
+        .bind(quantity.scaled())
+        .bind(product_id.to_string())
+        .bind(location_id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// A product's valuation, read on `conn` (a reader, or a write transaction's `conn()`).
 pub async fn valuation(conn: &mut AnyConnection, product_id: Uuid) -> Result<Valuation> {
     let row = sqlx::query(

@@ -17,6 +17,7 @@ pub mod organizations;
 pub mod partners;
 pub mod products;
 pub mod purchasing;
+pub mod sales;
 pub mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;

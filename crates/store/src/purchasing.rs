@@ -238,6 +238,16 @@ pub async fn list(
     Ok(Page::from_overfetch(orders, page, |o| o.id))
 }
 
+/// Whether the number is taken, inside a write transaction.
+pub async fn number_taken(tx: &mut Tx, org_id: Uuid, number: &str) -> Result<bool> {
+    let row = sqlx::query("SELECT COUNT(*) FROM purchase_orders WHERE org_id = $1 AND number = $2")
+        .bind(org_id.to_string())
+        .bind(number)
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(row.try_get::<i64, _>(0)? > 0)
+}
+
 /// Whether an order with this number exists in the organization.
 pub async fn number_exists(db: &Db, org_id: Uuid, number: &str) -> Result<bool> {
     let row = sqlx::query(

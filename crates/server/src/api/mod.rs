@@ -10,6 +10,7 @@ pub mod partners;
 pub mod permissions;
 pub mod products;
 pub mod purchasing;
+pub mod sales;
 
 use std::future::Future;
 

@@ -1,0 +1,201 @@
+//! A seller's day over real HTTP: an order, its reservation on confirm, partial and full
+//! shipments out of stock, cancellation releasing stock, and the promise the issue makes:
+//! with 10 units on hand, 50 concurrent confirmations of 1 unit succeed exactly 10 times.
+
+mod common;
+
+use common::{TestServer, problem};
+use serde_json::{Value, json};
+
+async fn post(server: &TestServer, path: &str, body: Value) -> Value {
+    let response = server.post(path, body).send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+struct Shop {
+    server: TestServer,
+    customer: String,
+    product: String,
+    warehouse: String,
+}
+
+async fn shop(on_hand: &str) -> Shop {
+    let (server, _) = TestServer::in_org("Seller Co").await;
+    let customer = post(
+        &server,
+        "/api/v1/partners",
+        json!({"name": "Northwind", "kind": "customer"}),
+    )
+    .await;
+    let product = post(
+        &server,
+        "/api/v1/products",
+        json!({"sku": "SHAFT", "name": "Shaft", "list_price": "42"}),
+    )
+    .await;
+    let warehouse = post(
+        &server,
+        "/api/v1/locations",
+        json!({"code": "WH1", "name": "Main"}),
+    )
+    .await;
+    let product_id = product["id"].as_str().unwrap().to_owned();
+    let warehouse_id = warehouse["id"].as_str().unwrap().to_owned();
+    post(&server, "/api/v1/inventory/adjustments", json!({"product_id": product_id, "location_id": warehouse_id, "quantity": on_hand, "unit_cost": "18"})).await;
+    Shop {
+        customer: customer["id"].as_str().unwrap().into(),
+        product: product_id,
+        warehouse: warehouse_id,
+        server,
+    }
+}
+
+impl Shop {
+    async fn order(&self, quantity: &str) -> Value {
+        post(&self.server, "/api/v1/sales-orders", json!({
+            "customer_id": self.customer, "location_id": self.warehouse, "lines": [{"product_id": self.product, "quantity": quantity}]
+        }))
+        .await
+    }
+
+    async fn stock(&self) -> (String, String) {
+        let stock: Value = self
+            .server
+            .get(&format!(
+                "/api/v1/inventory/stock?product_id={}",
+                self.product
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            stock["items"][0]["on_hand"].as_str().unwrap().into(),
+            stock["items"][0]["available"].as_str().unwrap().into(),
+        )
+    }
+}
+
+#[tokio::test]
+async fn confirming_reserves_shipping_takes_stock_out_and_cancelling_releases() {
+    let shop = shop("10").await;
+    let order = shop.order("4").await;
+    assert_eq!(
+        (order["number"].as_str(), order["total"].as_str()),
+        (Some("SO-000001"), Some("168.0000"))
+    );
+    let path = format!("/api/v1/sales-orders/{}", order["id"].as_str().unwrap());
+    post(&shop.server, &format!("{path}/confirm"), json!({})).await;
+    assert_eq!(
+        shop.stock().await,
+        ("10.000000".into(), "6.000000".into()),
+        "reserved, not yet moved"
+    );
+
+    let line = order["lines"][0]["id"].as_str().unwrap().to_owned();
+    let partial = post(
+        &shop.server,
+        &format!("{path}/shipments"),
+        json!({"lines": [{"line_id": line, "quantity": "1"}]}),
+    )
+    .await;
+    assert_eq!(partial["status"], "partially_shipped");
+    assert_eq!(shop.stock().await, ("9.000000".into(), "6.000000".into()));
+    let over = shop
+        .server
+        .post(
+            &format!("{path}/shipments"),
+            json!({"lines": [{"line_id": line, "quantity": "4"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        problem(over, 422).await["errors"][0]["code"],
+        "over_shipment"
+    );
+    let done = post(
+        &shop.server,
+        &format!("{path}/shipments"),
+        json!({"lines": [{"line_id": line, "quantity": "3"}]}),
+    )
+    .await;
+    assert_eq!(done["status"], "shipped");
+    assert_eq!(shop.stock().await, ("6.000000".into(), "6.000000".into()));
+    let valuation: Value = shop
+        .server
+        .get(&format!("/api/v1/products/{}/valuation", shop.product))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(valuation["value"], "108.0000", "6 left at 18.00");
+
+    let second = shop.order("5").await;
+    let second_path = format!("/api/v1/sales-orders/{}", second["id"].as_str().unwrap());
+    post(&shop.server, &format!("{second_path}/confirm"), json!({})).await;
+    assert_eq!(shop.stock().await.1, "1.000000");
+    let too_big = shop.order("2").await;
+    let refused = shop
+        .server
+        .post(
+            &format!(
+                "/api/v1/sales-orders/{}/confirm",
+                too_big["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(refused, 409).await;
+    assert_eq!(
+        shop.stock().await.1,
+        "1.000000",
+        "a refused confirmation reserves nothing"
+    );
+    post(&shop.server, &format!("{second_path}/cancel"), json!({})).await;
+    assert_eq!(
+        shop.stock().await.1,
+        "6.000000",
+        "cancelling releases the reservation"
+    );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_confirmations_of_one_unit_with_ten_on_hand_succeed_exactly_ten_times() {
+    let shop = shop("10").await;
+    let mut orders = Vec::new();
+    for _ in 0..50 {
+        orders.push(shop.order("1").await["id"].as_str().unwrap().to_owned());
+    }
+    let confirmations = orders.iter().map(|id| {
+        shop.server
+            .post(&format!("/api/v1/sales-orders/{id}/confirm"), json!({}))
+            .send()
+    });
+    let statuses: Vec<u16> = futures::future::join_all(confirmations)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(shop.stock().await, ("10.000000".into(), "0.000000".into()));
+}

@@ -1,0 +1,234 @@
+//! Sales orders in the database: headers and lines, read through the data scope (a customer
+//! portal user sees only its own orders).
+
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use steelyard_domain::access::DataScope;
+use steelyard_domain::money::{Money, Quantity};
+use steelyard_domain::page::{Page, PageRequest};
+use steelyard_domain::sales::{SalesOrder, SalesOrderLine, SoStatus};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+use crate::time::{from_micros, parse_uuid, to_micros};
+use crate::tx::Tx;
+
+pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sales_orders (id, org_id, number, customer_id, location_id, status, notes, total, version, created_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(order.id.to_string())
+    .bind(order.organization_id.to_string())
+    .bind(&order.number)
+    .bind(order.customer_id.to_string())
+    .bind(order.location_id.to_string())
+    .bind(order.status.as_str())
+    .bind(&order.notes)
+    .bind(order.total.scaled())
+    .bind(order.version)
+    .bind(to_micros(order.created_at))
+    .bind(to_micros(order.updated_at))
+    .execute(tx.conn())
+    .await?;
+    for line in &order.lines {
+        sqlx::query(
+            "INSERT INTO sales_order_lines (id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(line.id.to_string())
+        .bind(order.id.to_string())
+        .bind(i64::from(line.line_no))
+        .bind(line.product_id.to_string())
+        .bind(line.quantity.scaled())
+        .bind(line.unit_price.scaled())
+        .bind(line.line_total.scaled())
+        .bind(line.shipped.scaled())
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes the header (status, version, times) and each line's shipped quantity if the stored
+/// order is still at `version - 1`.
+pub async fn update(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE sales_orders SET status = $1, notes = $2, version = $3, updated_at = $4 WHERE id = $5 AND version = $6",
+    )
+    .bind(order.status.as_str())
+    .bind(&order.notes)
+    .bind(order.version)
+    .bind(to_micros(order.updated_at))
+    .bind(order.id.to_string())
+    .bind(order.version - 1)
+    .execute(tx.conn())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Stale);
+    }
+    for line in &order.lines {
+        sqlx::query("UPDATE sales_order_lines SET shipped = $1 WHERE id = $2")
+            .bind(line.shipped.scaled())
+            .bind(line.id.to_string())
+            .execute(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+const COLUMNS: &str = "id, org_id, number, customer_id, location_id, status, notes, total, version, created_at, updated_at";
+
+fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
+    let mut clause = String::new();
+    if let Some(org) = scope.org_id() {
+        args.push(org.to_string());
+        clause.push_str(&format!(" AND org_id = ${}", args.len()));
+    }
+    if let DataScope::Partner { partner_id, .. } = scope {
+        args.push(partner_id.to_string());
+        clause.push_str(&format!(" AND customer_id = ${}", args.len()));
+    }
+    clause
+}
+
+pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
+    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+}
+
+pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
+    fetch_one(tx.conn(), scope, id).await
+}
+
+async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
+    let mut args = vec![id.to_string()];
+    let clause = scope_clause(scope, &mut args);
+    let sql = format!("SELECT {COLUMNS} FROM sales_orders WHERE id = $1{clause}");
+    let mut query = sqlx::query(&sql);
+    for arg in &args {
+        query = query.bind(arg);
+    }
+    let row = query
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut order = header_from_row(&row)?;
+    order.lines = lines_of(conn, &[order.id])
+        .await?
+        .remove(&order.id)
+        .unwrap_or_default();
+    Ok(order)
+}
+
+async fn lines_of(
+    conn: &mut AnyConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<SalesOrderLine>>> {
+    let mut by_order: HashMap<Uuid, Vec<SalesOrderLine>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_order);
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped \
+         FROM sales_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id.to_string());
+    }
+    for row in query.fetch_all(conn).await? {
+        let order_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
+        by_order.entry(order_id).or_default().push(SalesOrderLine {
+            id: parse_uuid(&row.try_get::<String, _>(0)?)?,
+            line_no: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
+            product_id: parse_uuid(&row.try_get::<String, _>(3)?)?,
+            quantity: Quantity::from_scaled(row.try_get(4)?),
+            unit_price: Money::from_scaled(row.try_get(5)?),
+            line_total: Money::from_scaled(row.try_get(6)?),
+            shipped: Quantity::from_scaled(row.try_get(7)?),
+        });
+    }
+    Ok(by_order)
+}
+
+/// Filters of the sales order list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SoFilter {
+    pub status: Option<SoStatus>,
+    pub customer_id: Option<Uuid>,
+    /// Number contains, ignoring case.
+    pub q: Option<String>,
+}
+
+pub async fn list(
+    db: &Db,
+    scope: &DataScope,
+    org_id: Option<Uuid>,
+    filter: &SoFilter,
+    page: PageRequest,
+) -> Result<Page<SalesOrder>> {
+    let mut args = Vec::new();
+    let mut sql = format!("SELECT {COLUMNS} FROM sales_orders WHERE 1 = 1");
+    if let Some(org) = org_id {
+        args.push(org.to_string());
+        sql.push_str(&format!(" AND org_id = ${}", args.len()));
+    }
+    sql.push_str(&scope_clause(scope, &mut args));
+    let mut push = |sql: &mut String, clause: &str, value: String| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(status) = filter.status {
+        push(&mut sql, " AND status = ?", status.as_str().into());
+    }
+    if let Some(customer) = filter.customer_id {
+        push(&mut sql, " AND customer_id = ?", customer.to_string());
+    }
+    if let Some(q) = &filter.q {
+        let pattern = format!("%{}%", crate::organizations::escape_like(&q.to_uppercase()));
+        push(&mut sql, " AND UPPER(number) LIKE ? ESCAPE '\\'", pattern);
+    }
+    if let Some(after) = page.after {
+        push(&mut sql, " AND id > ?", after.to_string());
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
+    let mut query = sqlx::query(&sql);
+    for arg in &args {
+        query = query.bind(arg);
+    }
+    let mut conn = db.read.acquire().await?;
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut orders = rows
+        .iter()
+        .map(header_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
+    let mut lines = lines_of(&mut conn, &ids).await?;
+    for order in &mut orders {
+        order.lines = lines.remove(&order.id).unwrap_or_default();
+    }
+    Ok(Page::from_overfetch(orders, page, |o| o.id))
+}
+
+fn header_from_row(row: &AnyRow) -> Result<SalesOrder> {
+    Ok(SalesOrder {
+        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        organization_id: parse_uuid(&row.try_get::<String, _>("org_id")?)?,
+        number: row.try_get("number")?,
+        customer_id: parse_uuid(&row.try_get::<String, _>("customer_id")?)?,
+        location_id: parse_uuid(&row.try_get::<String, _>("location_id")?)?,
+        status: SoStatus::parse(&row.try_get::<String, _>("status")?)
+            .map_err(|_| StoreError::Corrupt("order status".into()))?,
+        notes: row.try_get("notes")?,
+        lines: Vec::new(),
+        total: Money::from_scaled(row.try_get("total")?),
+        version: row.try_get("version")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+    })
+}
