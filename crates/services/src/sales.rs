@@ -90,6 +90,13 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
             Err(other) => return Err(other.into()),
         },
     }
+    if draft.lines.len() > steelyard_domain::purchase::MAX_LINES {
+        errors.add(
+            "lines",
+            "too_many",
+            format!("at most {} lines", steelyard_domain::purchase::MAX_LINES),
+        );
+    }
     let mut lines = Vec::new();
     for (i, line) in draft
         .lines
