@@ -454,7 +454,13 @@ pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Res
         let stock_quantity = quantity
             .to_decimal()
             .checked_mul(line.unit_factor.to_decimal())
-            .and_then(|q| Quantity::from_decimal(q.round_dp(Quantity::SCALE)).ok())
+            .and_then(|q| {
+                let q = q.round_dp_with_strategy(
+                    Quantity::SCALE,
+                    rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                );
+                Quantity::from_decimal(q).ok()
+            })
             .ok_or_else(overflow)?;
         let per_stock_unit = (line.unit_price.to_decimal() / line.unit_factor.to_decimal())
             .round_dp_with_strategy(

@@ -210,19 +210,26 @@ pub async fn reserve(
     Ok(done.rows_affected() == 1)
 }
 
-/// Gives back a reservation (cancelled or closed orders).
+/// Gives back a reservation (shipped, cancelled or closed orders); an error, changing nothing,
+/// if less is reserved than that.
 pub async fn release(
     tx: &mut Tx,
     product_id: Uuid,
     location_id: Uuid,
     quantity: Quantity,
 ) -> Result<()> {
-    sqlx::query("UPDATE stock_levels SET reserved = reserved - $1 WHERE product_id = $2 AND location_id = $3 AND reserved >= $1")
+    let done = sqlx::query("UPDATE stock_levels SET reserved = reserved - $1 WHERE product_id = $2 AND location_id = $3 AND reserved >= $1")
         .bind(quantity.scaled())
         .bind(product_id.to_string())
         .bind(location_id.to_string())
         .execute(tx.conn())
         .await?;
+    if done.rows_affected() == 0 {
+        // Less is reserved than the order says it holds: the books disagree; stop.
+        return Err(StoreError::Corrupt(format!(
+            "release of {quantity} exceeds what is reserved for product {product_id}"
+        )));
+    }
     Ok(())
 }
 
