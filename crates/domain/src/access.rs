@@ -78,6 +78,8 @@ impl Permission {
     pub const QUALITY_MANAGE: Self = Self("quality.manage");
     pub const ACCOUNTING_READ: Self = Self("accounting.read");
     pub const ACCOUNTING_POST: Self = Self("accounting.post");
+    pub const HR_READ: Self = Self("hr.read");
+    pub const HR_MANAGE: Self = Self("hr.manage");
 
     pub fn name(self) -> &'static str {
         self.0

@@ -4,7 +4,7 @@
 //! or reordering any stored event breaks the chain from that point on (`steelyard audit verify`).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -52,7 +52,7 @@ impl NewEvent {
 }
 
 /// A stored event, as read back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EventRecord {
     pub org_id: Uuid,
     /// Gap-free, in commit order, per organization.

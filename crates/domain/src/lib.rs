@@ -5,18 +5,28 @@
 //! exists is valid.
 
 pub mod access;
+pub mod account;
+pub mod commodity;
+pub mod csv;
+pub mod department;
+pub mod employee;
 pub mod event;
 pub mod ids;
 pub mod inventory;
+pub mod master;
+pub mod matching;
 pub mod money;
 pub mod organization;
 pub mod page;
 pub mod partner;
 pub mod product;
 pub mod purchase;
+pub mod purchase_import;
+pub mod realtime;
 pub mod record;
 pub mod roles;
 pub mod sales;
+pub mod tax;
 pub mod text;
 pub mod validation;
 

@@ -82,6 +82,7 @@ macro_rules! scaled_amount {
 
 scaled_amount!(Money, 4, "amount of money");
 scaled_amount!(Quantity, 6, "quantity");
+scaled_amount!(Percent, 4, "percentage (`19.5` is 19.5 %)");
 
 impl Money {
     /// Price × quantity, rounded half away from zero to the money scale.
@@ -166,6 +167,13 @@ mod tests {
 #[schema(value_type = String, example = "12.50")]
 pub struct DecimalText(pub String);
 
+/// Written back as the text it was read from (import previews echo their document).
+impl serde::Serialize for DecimalText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for DecimalText {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -229,6 +237,7 @@ macro_rules! decimal_json {
 
 decimal_json!(Money);
 decimal_json!(Quantity);
+decimal_json!(Percent);
 
 #[cfg(test)]
 mod json_tests {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::money::{DecimalText, Money, Quantity};
 use crate::organization::StateConflict;
+use crate::tax::{LineTax, OrderTotals};
 use crate::validation::{FieldError, invalid};
 
 pub const MAX_LINES: usize = 500;
@@ -71,9 +72,12 @@ pub struct PurchaseOrderLine {
     /// Quantity ordered, in `unit`.
     pub quantity: Quantity,
     pub unit: String,
-    /// Price per `unit`.
+    /// Price per `unit`; it includes the line's tax when the tax is inclusive.
     pub unit_price: Money,
+    /// `quantity` × `unit_price`.
     pub line_total: Money,
+    #[serde(flatten)]
+    pub tax: LineTax,
     /// Stock units one `unit` makes (1 for the stock unit).
     pub unit_factor: Quantity,
     /// Received so far, in `unit`.
@@ -90,6 +94,10 @@ pub struct PurchaseOrder {
     pub status: PoStatus,
     pub notes: Option<String>,
     pub lines: Vec<PurchaseOrderLine>,
+    /// The lines without tax.
+    pub subtotal: Money,
+    pub tax_total: Money,
+    /// `subtotal` + `tax_total`: what the order costs.
     pub total: Money,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -106,6 +114,8 @@ pub struct LineDraft {
     /// The product's purchase unit, or its stock unit; the purchase unit when absent.
     pub unit: Option<String>,
     pub unit_price: Option<DecimalText>,
+    /// An active tax of the organization for purchases; none when absent.
+    pub tax_id: Option<Uuid>,
 }
 
 /// The body of `POST /api/v1/purchase-orders`.
@@ -139,10 +149,9 @@ pub struct ReceiptDraft {
 }
 
 impl PurchaseOrder {
-    pub fn total_of(lines: &[PurchaseOrderLine]) -> Option<Money> {
-        lines
-            .iter()
-            .try_fold(Money::ZERO, |sum, line| sum.checked_add(line.line_total))
+    /// Subtotal, tax total and total of `lines`; None when out of range.
+    pub fn totals_of(lines: &[PurchaseOrderLine]) -> Option<OrderTotals> {
+        OrderTotals::of(lines.iter().map(|l| &l.tax))
     }
 
     fn next(&self, status: PoStatus, now: DateTime<Utc>) -> Self {
@@ -282,6 +291,8 @@ mod tests {
                 unit: "ea".into(),
                 unit_price: Money::parse("2.5").unwrap(),
                 line_total: Money::parse("2.5").unwrap().times(q(qty)).unwrap(),
+                tax: LineTax::of(Money::parse("2.5").unwrap().times(q(qty)).unwrap(), None)
+                    .unwrap(),
                 unit_factor: q("1"),
                 received: Quantity::ZERO,
             })
@@ -293,7 +304,9 @@ mod tests {
             vendor_id: crate::new_id(),
             status: PoStatus::Draft,
             notes: None,
-            total: PurchaseOrder::total_of(&lines).unwrap(),
+            subtotal: PurchaseOrder::totals_of(&lines).unwrap().subtotal,
+            tax_total: Money::ZERO,
+            total: PurchaseOrder::totals_of(&lines).unwrap().total,
             lines,
             version: 1,
             created_at: Utc::now(),

@@ -41,6 +41,8 @@ pub const CATALOGUE: &[Permission] = &[
     Permission::QUALITY_MANAGE,
     Permission::ACCOUNTING_READ,
     Permission::ACCOUNTING_POST,
+    Permission::HR_READ,
+    Permission::HR_MANAGE,
 ];
 
 /// Permissions only the platform (super-admins) holds; no organization role can grant them.
@@ -92,6 +94,8 @@ pub const BUILT_IN: &[(&str, &[Permission])] = {
                 P::QUALITY_MANAGE,
                 P::ACCOUNTING_READ,
                 P::ACCOUNTING_POST,
+                P::HR_READ,
+                P::HR_MANAGE,
             ],
         ),
         (
@@ -118,6 +122,7 @@ pub const BUILT_IN: &[(&str, &[Permission])] = {
                 P::QUALITY_READ,
                 P::QUALITY_MANAGE,
                 P::ACCOUNTING_READ,
+                P::HR_READ,
             ],
         ),
         (
@@ -170,6 +175,7 @@ pub const BUILT_IN: &[(&str, &[Permission])] = {
                 P::MANUFACTURING_READ,
                 P::MANUFACTURING_PLAN,
                 P::MAINTENANCE_READ,
+                P::HR_READ,
             ],
         ),
         (

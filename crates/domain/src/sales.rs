@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::money::{DecimalText, Money, Quantity};
 use crate::organization::StateConflict;
+use crate::tax::{LineTax, OrderTotals};
 use crate::validation::{FieldError, invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -63,9 +64,12 @@ pub struct SalesOrderLine {
     pub product_id: Uuid,
     /// Quantity ordered, in the product's stock unit.
     pub quantity: Quantity,
-    /// Price per stock unit.
+    /// Price per stock unit; it includes the line's tax when the tax is inclusive.
     pub unit_price: Money,
+    /// `quantity` × `unit_price`.
     pub line_total: Money,
+    #[serde(flatten)]
+    pub tax: LineTax,
     /// Shipped so far.
     pub shipped: Quantity,
 }
@@ -82,6 +86,10 @@ pub struct SalesOrder {
     pub status: SoStatus,
     pub notes: Option<String>,
     pub lines: Vec<SalesOrderLine>,
+    /// The lines without tax.
+    pub subtotal: Money,
+    pub tax_total: Money,
+    /// `subtotal` + `tax_total`: what the customer pays.
     pub total: Money,
     pub version: i64,
     pub created_at: DateTime<Utc>,
@@ -96,6 +104,8 @@ pub struct SalesLineDraft {
     pub quantity: Option<DecimalText>,
     /// The product's list price when absent.
     pub unit_price: Option<DecimalText>,
+    /// An active tax of the organization for sales; none when absent.
+    pub tax_id: Option<Uuid>,
 }
 
 /// The body of `POST /api/v1/sales-orders`.
@@ -135,10 +145,9 @@ pub enum ShipError {
 }
 
 impl SalesOrder {
-    pub fn total_of(lines: &[SalesOrderLine]) -> Option<Money> {
-        lines
-            .iter()
-            .try_fold(Money::ZERO, |sum, line| sum.checked_add(line.line_total))
+    /// Subtotal, tax total and total of `lines`; None when out of range.
+    pub fn totals_of(lines: &[SalesOrderLine]) -> Option<OrderTotals> {
+        OrderTotals::of(lines.iter().map(|l| &l.tax))
     }
 
     fn next(&self, status: SoStatus, now: DateTime<Utc>) -> Self {
@@ -269,6 +278,7 @@ mod tests {
                 quantity: q(qty),
                 unit_price: Money::parse("3").unwrap(),
                 line_total: Money::parse("3").unwrap().times(q(qty)).unwrap(),
+                tax: LineTax::of(Money::parse("3").unwrap().times(q(qty)).unwrap(), None).unwrap(),
                 shipped: Quantity::ZERO,
             })
             .collect();
@@ -280,7 +290,9 @@ mod tests {
             location_id: crate::new_id(),
             status: SoStatus::Draft,
             notes: None,
-            total: SalesOrder::total_of(&lines).unwrap(),
+            subtotal: SalesOrder::totals_of(&lines).unwrap().subtotal,
+            tax_total: Money::ZERO,
+            total: SalesOrder::totals_of(&lines).unwrap().total,
             lines,
             version: 1,
             created_at: Utc::now(),

@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::access::{Actor, DataScope};
-use steelyard_services::{Ctx, identity, sessions, tokens};
+use steelyard_services::{Ctx, sessions, tokens};
 use uuid::Uuid;
 
 use crate::config::{Config, Environment};
@@ -42,7 +42,7 @@ impl std::fmt::Debug for Keys {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Claims {
     sub: String,
     iss: String,
@@ -196,10 +196,29 @@ fn secret_file(data_dir: &Path, generated: &str) -> anyhow::Result<String> {
     Ok(generated.to_owned())
 }
 
-/// The user id of a request's valid bearer JWT, if any (the rate limiter keys on it).
-pub fn bearer_subject(keys: &Keys, headers: &axum::http::HeaderMap) -> Option<String> {
+/// A request's bearer JWT, verified once by the rate limiter and kept in the request's
+/// extensions so the handler's authentication does not verify it again.
+#[derive(Debug, Clone)]
+pub struct VerifiedBearer {
+    token: String,
+    claims: std::sync::Arc<Claims>,
+}
+
+impl VerifiedBearer {
+    /// The user id the token stands for (the rate limiter keys on it).
+    pub fn subject(&self) -> &str {
+        &self.claims.sub
+    }
+}
+
+/// The request's bearer JWT, if it is valid.
+pub fn verify_bearer(keys: &Keys, headers: &axum::http::HeaderMap) -> Option<VerifiedBearer> {
     let token = bearer(headers)?;
-    keys.verify(token).map(|claims| claims.sub)
+    let claims = keys.verify(token)?;
+    Some(VerifiedBearer {
+        token: token.to_owned(),
+        claims: std::sync::Arc::new(claims),
+    })
 }
 
 fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
@@ -224,30 +243,59 @@ impl FromRequestParts<AppState> for Authenticated {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer(&parts.headers).ok_or_else(Problem::unauthorized)?;
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone());
-        let (actor, session) = if token.starts_with(tokens::TOKEN_PREFIX) {
-            let actor = tokens::token_actor(&state.app, token)
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
-            (actor, None)
-        } else {
-            let claims = state.keys.verify(token).ok_or_else(Problem::unauthorized)?;
-            let actor = claims.actor().ok_or_else(Problem::unauthorized)?;
-            let session_id: Uuid = claims.sid.parse().map_err(|_| Problem::unauthorized())?;
-            let user_id = actor.user_id.ok_or_else(Problem::unauthorized)?;
-            let user = match identity::get_user(&state.app, user_id).await {
-                Ok(user) => user,
-                Err(steelyard_services::Error::NotFound(_)) => return Err(Problem::unauthorized()),
-                // A database outage is not a bad token: clients must not throw tokens away.
-                Err(other) => return Err(other.into()),
-            };
-            if user.status != "active"
-                || !sessions::is_open(&state.app, session_id, user_id).await?
-            {
-                return Err(Problem::unauthorized());
-            }
-            (actor, Some(session_id))
+        let verified = parts
+            .extensions
+            .get::<VerifiedBearer>()
+            .filter(|verified| verified.token == token)
+            .map(|verified| Claims::clone(&verified.claims));
+        let identity = match verified {
+            Some(claims) => from_claims(state, claims).await?,
+            None => authenticate(state, token).await?,
         };
-        tracing::Span::current().record("user", tracing::field::display(&actor.subject));
-        Ok(Self(Ctx::new(actor, request_id), session))
+        tracing::Span::current().record("user", tracing::field::display(&identity.actor.subject));
+        Ok(Self(Ctx::new(identity.actor, request_id), identity.session))
     }
+}
+
+/// Who a valid token stands for.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub actor: Actor,
+    /// The session of a JWT (integration tokens have none).
+    pub session: Option<Uuid>,
+    /// When a JWT expires, in Unix seconds (integration tokens do not).
+    pub expires_at: Option<i64>,
+}
+
+/// Checks an access token (JWT or `sy_` integration token) the way every request does:
+/// signature and claims, then that the session is open and the user active.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Identity, Problem> {
+    if token.starts_with(tokens::TOKEN_PREFIX) {
+        let actor = tokens::token_actor(&state.app, token)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
+        return Ok(Identity {
+            actor,
+            session: None,
+            expires_at: None,
+        });
+    }
+    let claims = state.keys.verify(token).ok_or_else(Problem::unauthorized)?;
+    from_claims(state, claims).await
+}
+
+/// The identity of verified JWT claims, once its session is found open and its user active.
+async fn from_claims(state: &AppState, claims: Claims) -> Result<Identity, Problem> {
+    let actor = claims.actor().ok_or_else(Problem::unauthorized)?;
+    let session_id: Uuid = claims.sid.parse().map_err(|_| Problem::unauthorized())?;
+    let user_id = actor.user_id.ok_or_else(Problem::unauthorized)?;
+    // A database outage is an error, not a bad token: clients must not throw tokens away.
+    if !sessions::is_open_for_active_user(&state.app, session_id, user_id).await? {
+        return Err(Problem::unauthorized());
+    }
+    Ok(Identity {
+        actor,
+        session: Some(session_id),
+        expires_at: Some(claims.exp),
+    })
 }

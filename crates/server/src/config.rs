@@ -58,6 +58,12 @@ pub struct Config {
     pub forwarded_header: crate::client_ip::ForwardedHeader,
     pub ws_max_connections_per_user: usize,
     pub ws_messages_per_minute: u32,
+    /// Seconds between WebSocket pings; a peer silent for two is dropped.
+    pub ws_heartbeat_secs: u64,
+    /// Events queued per WebSocket before the client counts as too slow and is closed.
+    pub ws_send_queue: usize,
+    /// Seconds one write to a WebSocket may take before the connection is dropped.
+    pub ws_send_timeout_secs: u64,
     /// When false, `/metrics` needs a token with `system.health`.
     pub metrics_public: bool,
     /// Business settings handed to the services.
@@ -355,6 +361,15 @@ impl Config {
             10,
             "use a count, e.g. 10",
         ) as usize;
+        let ws_heartbeat_secs =
+            positive("STEELYARD_WS_HEARTBEAT_SECS", 20, "use seconds, e.g. 20") as u64;
+        let ws_send_timeout_secs =
+            positive("STEELYARD_WS_SEND_TIMEOUT_SECS", 10, "use seconds, e.g. 10") as u64;
+        let ws_send_queue = positive(
+            "STEELYARD_WS_SEND_QUEUE",
+            1024,
+            "use a count of events, e.g. 1024",
+        ) as usize;
         let mut per_minute = |name: &str, default: u32| -> u32 {
             match get(name) {
                 None => default,
@@ -521,6 +536,9 @@ impl Config {
             forwarded_header,
             ws_max_connections_per_user,
             ws_messages_per_minute,
+            ws_heartbeat_secs,
+            ws_send_queue,
+            ws_send_timeout_secs,
             metrics_public,
             settings,
         })

@@ -51,6 +51,11 @@ pub async fn read_json_body(req: Request) -> Result<Bytes, Problem> {
     if !json_type {
         return Err(Problem::for_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
+    read_body(req).await
+}
+
+/// Reads a body of any content type within the configured limit.
+pub async fn read_body(req: Request) -> Result<Bytes, Problem> {
     let limit = req
         .extensions()
         .get::<BodyLimit>()

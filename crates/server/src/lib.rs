@@ -11,6 +11,7 @@ pub mod health;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
+pub mod realtime;
 pub mod redis_link;
 pub mod socket_limits;
 pub mod state;
@@ -27,6 +28,7 @@ use steelyard_store::{Db, PoolSettings};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
@@ -116,6 +118,8 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::purchasing::close))
         .routes(routes!(api::purchasing::receive))
         .routes(routes!(api::purchasing::history))
+        .routes(routes!(api::purchase_import::preview))
+        .routes(routes!(api::purchase_import::commit))
         .routes(routes!(api::sales::create, api::sales::list))
         .routes(routes!(api::sales::get))
         .routes(routes!(api::sales::confirm))
@@ -123,6 +127,63 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::sales::close))
         .routes(routes!(api::sales::ship))
         .routes(routes!(api::sales::history))
+        // Master data: commodities, taxes, accounts, departments, employees, units.
+        .routes(routes!(
+            api::master_data::commodities::create,
+            api::master_data::commodities::list
+        ))
+        .routes(routes!(
+            api::master_data::commodities::get,
+            api::master_data::commodities::update
+        ))
+        .routes(routes!(api::master_data::commodities::archive))
+        .routes(routes!(api::master_data::commodities::restore))
+        .routes(routes!(api::master_data::commodities::history))
+        .routes(routes!(
+            api::master_data::taxes::create,
+            api::master_data::taxes::list
+        ))
+        .routes(routes!(
+            api::master_data::taxes::get,
+            api::master_data::taxes::update
+        ))
+        .routes(routes!(api::master_data::taxes::archive))
+        .routes(routes!(api::master_data::taxes::restore))
+        .routes(routes!(api::master_data::taxes::history))
+        .routes(routes!(
+            api::master_data::accounts::create,
+            api::master_data::accounts::list
+        ))
+        .routes(routes!(
+            api::master_data::accounts::get,
+            api::master_data::accounts::update
+        ))
+        .routes(routes!(api::master_data::accounts::archive))
+        .routes(routes!(api::master_data::accounts::restore))
+        .routes(routes!(api::master_data::accounts::history))
+        .routes(routes!(
+            api::master_data::departments::create,
+            api::master_data::departments::list
+        ))
+        .routes(routes!(
+            api::master_data::departments::get,
+            api::master_data::departments::update
+        ))
+        .routes(routes!(api::master_data::departments::archive))
+        .routes(routes!(api::master_data::departments::restore))
+        .routes(routes!(api::master_data::departments::history))
+        .routes(routes!(
+            api::master_data::employees::create,
+            api::master_data::employees::list
+        ))
+        .routes(routes!(
+            api::master_data::employees::get,
+            api::master_data::employees::update
+        ))
+        .routes(routes!(api::master_data::employees::archive))
+        .routes(routes!(api::master_data::employees::restore))
+        .routes(routes!(api::master_data::employees::history))
+        .routes(routes!(api::master_data::units::list))
         .split_for_parts();
     utoipa::Modify::modify(&openapi::CommonResponses, &mut doc);
     utoipa::Modify::modify(&api::permissions::DeclarePermissions, &mut doc);
@@ -161,6 +222,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             HeaderName::from_static(edge::REQUEST_ID),
         ]);
     routes
+        .merge(realtime::routes())
         .merge(extra)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", doc))
         .fallback(edge::not_found)
@@ -178,12 +240,16 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             state.clone(),
             edge::observe,
         ))
-        .layer(CompressionLayer::new())
+        // XLSX is a ZIP, deflated already: compressing it again only costs time.
+        .layer(CompressionLayer::new().compress_when(
+            DefaultPredicate::new().and(NotForContentType::const_new(api::export::XLSX_MEDIA_TYPE)),
+        ))
         .layer(cors)
         .with_state(state)
 }
 
-/// Connects, migrates, makes sure an administrator exists, and builds the shared state.
+/// Connects, migrates, makes sure an administrator exists and every organization has a chart
+/// of accounts, and builds the shared state.
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let target = config.db_target();
     let settings = PoolSettings {
@@ -194,9 +260,12 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", target.redacted()))?;
     db.migrate().await?;
+    let db_for_hub = db.clone();
     let mut app = App::new(db);
     app.settings = config.settings;
     ensure_admin(&config, &app).await?;
+    // Organizations made before charts were seeded on creation get the baseline chart now.
+    steelyard_services::master_data::seed_missing_charts(&app).await?;
     let secret = auth::load_secret(&config, &app).await?;
     let keys = auth::Keys::new(&secret, &config);
     let redis = config
@@ -211,7 +280,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
             client_ip::ClientIp::new(config.trusted_proxies.clone(), config.forwarded_header),
         ))
     });
-    Ok(AppState {
+    let state = AppState {
         app,
         keys: Arc::new(keys),
         metrics: metrics_handle(),
@@ -223,8 +292,19 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
             config.ws_max_connections_per_user,
             config.ws_messages_per_minute,
         ),
+        hub: realtime::Hub::new(
+            db_for_hub,
+            realtime::RealtimeSettings {
+                heartbeat: std::time::Duration::from_secs(config.ws_heartbeat_secs),
+                queue_capacity: config.ws_send_queue,
+                send_timeout: std::time::Duration::from_secs(config.ws_send_timeout_secs),
+                ..realtime::RealtimeSettings::default()
+            },
+        ),
         config: Arc::new(config),
-    })
+    };
+    realtime::start(&state);
+    Ok(state)
 }
 
 /// The first administrator: from STEELYARD_ADMIN_EMAIL/PASSWORD when set, otherwise created
@@ -254,6 +334,11 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let grace = state.config.shutdown_grace;
     let db = state.app.db.clone();
+    let hub = Arc::clone(&state.hub);
+    let shutdown = async move {
+        shutdown.await;
+        hub.close_all();
+    };
     let housekeeping = tokio::spawn(housekeeping(db.clone(), state.limiter.clone()));
     let result = serve_router(router(state), grace, db, listener, shutdown).await;
     housekeeping.abort();

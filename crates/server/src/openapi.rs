@@ -25,6 +25,12 @@ use utoipa::{Modify, OpenApi};
         (name = "inventory", description = "Locations, stock levels, the stock ledger and valuation"),
         (name = "purchasing", description = "Purchase orders and receipts"),
         (name = "sales", description = "Sales orders, reservations and shipments"),
+        (name = "commodities", description = "Traded goods with their unit and quality specification"),
+        (name = "taxes", description = "Tax rates, inclusive or exclusive, for sales and purchases"),
+        (name = "accounts", description = "The chart of accounts"),
+        (name = "departments", description = "The departments employees belong to"),
+        (name = "employees", description = "The people of the organization"),
+        (name = "units", description = "The built-in units of measure"),
         (name = "events", description = "The audit trail"),
     )
 )]

@@ -270,14 +270,14 @@ impl RateLimiter {
 }
 
 /// The middleware: checks the request's tier bucket and sets the RateLimit headers.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let Some(limiter) = state.limiter.clone() else {
         return next.run(request).await;
     };
     let Some(tier) = Tier::of(request.method(), request.uri().path()) else {
         return next.run(request).await;
     };
-    let key = caller_key(&state, &limiter, tier, &request);
+    let key = caller_key(&state, &limiter, tier, &mut request);
     let decision = limiter.check(tier, &key).await;
     let mut response = if decision.allowed {
         next.run(request).await
@@ -309,12 +309,14 @@ fn caller_key(
     state: &AppState,
     limiter: &Arc<RateLimiter>,
     tier: Tier,
-    request: &Request,
+    request: &mut Request,
 ) -> String {
     if tier != Tier::Strict
-        && let Some(user) = crate::auth::bearer_subject(&state.keys, request.headers())
+        && let Some(verified) = crate::auth::verify_bearer(&state.keys, request.headers())
     {
-        return format!("user:{user}");
+        let key = format!("user:{}", verified.subject());
+        request.extensions_mut().insert(verified);
+        return key;
     }
     let peer = request
         .extensions()

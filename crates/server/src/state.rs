@@ -22,4 +22,6 @@ pub struct AppState {
     pub limiter: Option<Arc<crate::ratelimit::RateLimiter>>,
     /// Connection and message caps for WebSocket clients.
     pub socket_limits: Arc<crate::socket_limits::SocketLimits>,
+    /// The real-time hub: live events for this instance's sockets.
+    pub hub: Arc<crate::realtime::Hub>,
 }

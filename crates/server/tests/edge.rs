@@ -188,12 +188,13 @@ async fn a_slow_request_times_out_with_503_and_a_panic_is_a_500_without_internal
         .route(
             "/test/slow",
             get(|| async {
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
                 "late"
             }),
         )
         .route("/test/panic", get(panicking));
-    let server = TestServer::start_with(&[("STEELYARD_REQUEST_TIMEOUT_SECS", "1")], extra).await;
+    // Long enough that signing in (password hashing) fits in it on a loaded machine.
+    let server = TestServer::start_with(&[("STEELYARD_REQUEST_TIMEOUT_SECS", "5")], extra).await;
     problem(
         server
             .client

@@ -83,6 +83,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
             Err(other) => return Err(other),
         }
     }
+    seed_master_data(app, &org_ctx).await?;
     if organization_created {
         seed_operations(app, &org_ctx).await?;
     }
@@ -166,7 +167,8 @@ const DEMO_PRODUCTS: &[DemoProduct] = &[
     },
 ];
 
-/// Stock, a warehouse and open purchase orders, loaded once with the demo organization.
+/// Stock, a warehouse, and open purchase and sales orders, loaded once with the demo
+/// organization.
 async fn seed_operations(app: &App, ctx: &Ctx) -> Result<()> {
     use steelyard_domain::inventory::LocationDraft;
     use steelyard_domain::product::ProductDraft;
@@ -219,6 +221,193 @@ async fn seed_operations(app: &App, ctx: &Ctx) -> Result<()> {
         .map_err(|e| crate::Error::Internal(e.to_string()))?;
         let po = crate::purchasing::create(app, ctx, draft).await?;
         crate::purchasing::confirm(app, ctx, po.id, None).await?;
+    }
+    seed_sales_orders(app, ctx, warehouse.id, &products).await
+}
+
+/// Open customer orders: one confirmed (its stock reserved), one still a draft.
+async fn seed_sales_orders(
+    app: &App,
+    ctx: &Ctx,
+    warehouse: uuid::Uuid,
+    products: &[steelyard_domain::product::Product],
+) -> Result<()> {
+    let filter = steelyard_domain::partner::PartnerFilter {
+        kind: Some(steelyard_domain::partner::PartnerKind::Customer),
+        ..Default::default()
+    };
+    let customers = crate::partners::list(app, ctx, &filter, PageRequest::first(10))
+        .await?
+        .items;
+    for (customer, product, quantity, confirm) in [(0, 2, "5", true), (1, 3, "3", false)] {
+        let (Some(customer), Some(product)) = (customers.get(customer), products.get(product))
+        else {
+            continue;
+        };
+        let draft: steelyard_domain::sales::SalesOrderDraft =
+            serde_json::from_value(serde_json::json!({
+                "customer_id": customer.id, "location_id": warehouse, "notes": "Demo order",
+                "lines": [{"product_id": product.id, "quantity": quantity}]
+            }))
+            .map_err(|e| crate::Error::Internal(e.to_string()))?;
+        let order = crate::sales::create(app, ctx, draft).await?;
+        if confirm {
+            crate::sales::confirm(app, ctx, order.id, None).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A demo commodity, as a client would send it.
+#[derive(Debug)]
+pub struct DemoCommodity {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub category: &'static str,
+    pub hs_code: &'static str,
+    pub unit: &'static str,
+    /// Quality parameters: (name, min, max, unit).
+    pub quality: &'static [(
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        &'static str,
+    )],
+}
+
+pub const DEMO_COMMODITIES: &[DemoCommodity] = &[
+    DemoCommodity {
+        code: "COT-S6",
+        name: "Raw cotton Shankar-6",
+        category: "cotton",
+        hs_code: "5201",
+        unit: "bale",
+        quality: &[
+            ("staple length", Some("28.5"), Some("30"), "mm"),
+            ("micronaire", Some("3.5"), Some("4.9"), ""),
+            ("trash", None, Some("3"), "%"),
+            ("moisture", None, Some("8"), "%"),
+        ],
+    },
+    DemoCommodity {
+        code: "YRN-30CW",
+        name: "Cotton yarn 30s combed",
+        category: "yarn",
+        hs_code: "5205",
+        unit: "kg",
+        quality: &[
+            ("count", Some("29.5"), Some("30.5"), "Ne"),
+            ("strength", Some("15"), None, "cN/tex"),
+        ],
+    },
+    DemoCommodity {
+        code: "HRC-2MM",
+        name: "Hot-rolled steel coil 2 mm",
+        category: "steel",
+        hs_code: "7208",
+        unit: "t",
+        quality: &[
+            ("thickness", Some("1.9"), Some("2.1"), "mm"),
+            ("yield strength", Some("235"), None, "MPa"),
+        ],
+    },
+    DemoCommodity {
+        code: "AL-6061",
+        name: "Aluminium billet 6061",
+        category: "aluminium",
+        hs_code: "7601",
+        unit: "kg",
+        quality: &[
+            ("silicon", Some("0.4"), Some("0.8"), "%"),
+            ("magnesium", Some("0.8"), Some("1.2"), "%"),
+        ],
+    },
+];
+
+/// The demo taxes: (code, name, rate in percent, inclusive, applies to).
+pub const DEMO_TAXES: &[(&str, &str, &str, bool, &str)] = &[
+    ("ST7", "State sales tax 7 %", "7", false, "sales"),
+    ("GST18", "GST 18 % included", "18", true, "both"),
+    ("EXEMPT", "Tax exempt", "0", false, "both"),
+];
+
+/// The demo departments: (code, name).
+pub const DEMO_DEPARTMENTS: &[(&str, &str)] = &[
+    ("ADMIN", "Administration"),
+    ("PURCH", "Purchasing"),
+    ("PROD", "Production"),
+    ("QA", "Quality"),
+    ("WH", "Warehouse"),
+];
+
+/// The demo employees: (code, name, department code, job title).
+pub const DEMO_EMPLOYEES: &[(&str, &str, &str, &str)] = &[
+    ("E-001", "Alex Morgan", "ADMIN", "Plant manager"),
+    ("E-002", "Priya Shah", "PURCH", "Buyer"),
+    ("E-003", "Tom Becker", "PROD", "Machinist"),
+    ("E-004", "Lena Novak", "PROD", "CNC operator"),
+    ("E-005", "Sam Okafor", "QA", "Quality inspector"),
+    ("E-006", "Maria Lopez", "WH", "Warehouse lead"),
+];
+
+/// Commodities, taxes, departments and employees; what exists already is left alone.
+async fn seed_master_data(app: &App, ctx: &Ctx) -> Result<()> {
+    use crate::master_data::{self, MasterData};
+    use steelyard_domain::department::{Department, DepartmentFilter};
+    use steelyard_domain::{commodity::Commodity, employee::Employee, tax::Tax};
+
+    /// Creates one record from JSON; one that exists (same code) is skipped.
+    async fn ensure<T: MasterData>(app: &App, ctx: &Ctx, draft: serde_json::Value) -> Result<()>
+    where
+        master_data::Draft<T>: serde::de::DeserializeOwned,
+    {
+        let draft =
+            serde_json::from_value(draft).map_err(|e| crate::Error::Internal(e.to_string()))?;
+        match master_data::create::<T>(app, ctx, draft).await {
+            Ok(_) | Err(crate::Error::Conflict(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    for demo in DEMO_COMMODITIES {
+        let quality: Vec<serde_json::Value> = demo
+            .quality
+            .iter()
+            .map(|(name, min, max, unit)| {
+                serde_json::json!({"name": name, "min": min, "max": max, "unit": unit})
+            })
+            .collect();
+        let draft = serde_json::json!({
+            "code": demo.code, "name": demo.name, "category": demo.category,
+            "hs_code": demo.hs_code, "unit": demo.unit, "quality": quality
+        });
+        ensure::<Commodity>(app, ctx, draft).await?;
+    }
+    for (code, name, rate, inclusive, applies_to) in DEMO_TAXES {
+        let draft = serde_json::json!({
+            "code": code, "name": name, "rate": rate, "inclusive": inclusive, "applies_to": applies_to
+        });
+        ensure::<Tax>(app, ctx, draft).await?;
+    }
+    for (code, name) in DEMO_DEPARTMENTS {
+        ensure::<Department>(app, ctx, serde_json::json!({"code": code, "name": name})).await?;
+    }
+    let departments = master_data::list::<Department>(
+        app,
+        ctx,
+        &DepartmentFilter::default(),
+        PageRequest::first(100),
+    )
+    .await?
+    .items;
+    for (code, name, department, job_title) in DEMO_EMPLOYEES {
+        let Some(department) = departments.iter().find(|d| d.fields.code == *department) else {
+            continue;
+        };
+        let draft = serde_json::json!({
+            "code": code, "name": name, "department_id": department.id, "job_title": job_title
+        });
+        ensure::<Employee>(app, ctx, draft).await?;
     }
     Ok(())
 }

@@ -49,6 +49,9 @@ impl From<StoreError> for Error {
                 Self::Conflict("a record with the same unique key already exists".into())
             }
             StoreError::Stale => Self::Stale { current: 0 },
+            // Every connection busy for the whole acquire timeout: overload, a 503 worth
+            // retrying, not a bug.
+            StoreError::Busy => Self::Unavailable("database (all connections busy)".into()),
             other => Self::Internal(other.to_string()),
         }
     }

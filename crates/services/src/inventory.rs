@@ -459,16 +459,18 @@ fn non_negative(m: Money) -> Result<Money, steelyard_domain::FieldError> {
     }
 }
 
-/// Stock levels of the organization, optionally of one product or location.
+/// Stock levels of the organization, optionally of one product or location, in (product,
+/// location) order after `after`: at most `limit`.
 pub async fn levels(
     app: &App,
     ctx: &Ctx,
-    product_id: Option<Uuid>,
-    location_id: Option<Uuid>,
+    (product_id, location_id): (Option<Uuid>, Option<Uuid>),
+    after: Option<(Uuid, Uuid)>,
+    limit: u32,
 ) -> Result<Vec<StockLevel>> {
     ctx.require(Permission::INVENTORY_READ)?;
     let org_id = ctx.acting_org()?;
-    Ok(store::levels(&app.db, org_id, product_id, location_id).await?)
+    Ok(store::levels(&app.db, org_id, product_id, location_id, after, limit).await?)
 }
 
 pub async fn moves(

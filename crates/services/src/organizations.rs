@@ -35,10 +35,32 @@ pub async fn create(app: &App, ctx: &Ctx, draft: OrganizationDraft) -> Result<Or
         None,
         &org,
     ));
+    crate::master_data::seed_chart(&mut tx, org.id).await?;
     ctx.remember_created(&mut tx, &org)?;
     app.commit(tx).await?;
     tracing::info!(org_id = %org.id, "organization created");
     Ok(org)
+}
+
+/// The name of the organization a fresh installation starts with.
+pub const FIRST_ORGANIZATION: &str = "My organization";
+
+/// Creates a first organization when there is none, so a fresh installation has somewhere
+/// to work (renamable like any other). Returns it when it was created.
+pub async fn ensure_first(app: &App) -> Result<Option<Organization>> {
+    if store::any(&app.db).await? {
+        return Ok(None);
+    }
+    let draft = OrganizationDraft {
+        name: Some(FIRST_ORGANIZATION.to_owned()),
+        ..OrganizationDraft::default()
+    };
+    match create(app, &Ctx::system(), draft).await {
+        Ok(org) => Ok(Some(org)),
+        // Another instance starting at the same moment created it.
+        Err(Error::Conflict(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject, org_id = %id))]

@@ -14,6 +14,7 @@ use steelyard_domain::purchase::{
     ReceiveError, document_number,
 };
 use steelyard_domain::record::RecordStatus;
+use steelyard_domain::tax::{LineTax, TaxUse};
 use steelyard_domain::text::parse_optional_line;
 use steelyard_domain::validation::invalid;
 use steelyard_store::purchasing as store;
@@ -22,6 +23,7 @@ use steelyard_store::{StoreError, Tx};
 use uuid::Uuid;
 
 use crate::inventory::{MoveRequest, post_move, virtual_location};
+use crate::master_data::line_tax;
 use crate::record::{self, Stored, change, conflict};
 use crate::{App, Ctx, Error, Expected, Result};
 
@@ -59,7 +61,7 @@ fn not_found(error: StoreError) -> Error {
 }
 
 /// A number the caller chose: 1 to 30 letters, digits, `-`, `_` or `/`.
-fn parse_number(raw: &str) -> Result<String, steelyard_domain::FieldError> {
+pub(crate) fn parse_number(raw: &str) -> Result<String, steelyard_domain::FieldError> {
     let number = raw.trim();
     let valid = (1..=30).contains(&number.len())
         && number
@@ -171,10 +173,14 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
                 }),
             ),
         };
+        let tax = line_tax(app, &scope, line.tax_id, TaxUse::Purchases, i, &mut errors).await?;
         let (Some(quantity), Some(unit_price)) = (quantity, unit_price) else {
             continue;
         };
-        let Some(line_total) = unit_price.times(quantity) else {
+        let Some((line_total, tax)) = unit_price
+            .times(quantity)
+            .and_then(|total| Some((total, LineTax::of(total, tax.as_ref())?)))
+        else {
             errors.add(
                 &at("quantity"),
                 "out_of_range",
@@ -190,12 +196,13 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
             unit,
             unit_price,
             line_total,
+            tax,
             unit_factor: factor,
             received: Quantity::ZERO,
         });
     }
-    let total = PurchaseOrder::total_of(&lines);
-    if total.is_none() {
+    let totals = PurchaseOrder::totals_of(&lines);
+    if totals.is_none() {
         errors.add("lines", "out_of_range", "the order total is too large");
     }
     errors.finish()?;
@@ -219,7 +226,9 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         status: PoStatus::Draft,
         notes,
         lines,
-        total: total.unwrap_or_default(),
+        subtotal: totals.unwrap_or_default().subtotal,
+        tax_total: totals.unwrap_or_default().tax_total,
+        total: totals.unwrap_or_default().total,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -462,7 +471,9 @@ pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Res
                 Quantity::from_decimal(q).ok()
             })
             .ok_or_else(overflow)?;
-        let per_stock_unit = (line.unit_price.to_decimal() / line.unit_factor.to_decimal())
+        // Stock is valued without tax: an inclusive price is taken net.
+        let net_price = line.tax.net_price(line.unit_price).ok_or_else(overflow)?;
+        let per_stock_unit = (net_price.to_decimal() / line.unit_factor.to_decimal())
             .round_dp_with_strategy(
                 Money::SCALE,
                 rust_decimal::RoundingStrategy::MidpointAwayFromZero,

@@ -36,6 +36,16 @@ pub(crate) trait Stored: Serialize + Clone + Send + Sync + Sized {
 
     /// What a unique-key clash on save means for this record.
     fn duplicate(record: &Self) -> Error;
+
+    /// Checks, in the write transaction and before saving, what a change means for the
+    /// records it refers to or that refer to it (an employee's department). None by default.
+    fn check_change(
+        _tx: &mut Tx,
+        _before: &Self,
+        _after: &Self,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// Loads a record, checks `expected`, applies `rule`, and commits the result with its event
@@ -65,6 +75,7 @@ pub(crate) async fn change<T: Stored>(
     if event.changes.as_object().is_some_and(|c| c.is_empty()) {
         return Ok(current);
     }
+    T::check_change(&mut tx, &current, &next).await?;
     T::save(&mut tx, &next).await.map_err(|e| match e {
         StoreError::Stale => Error::Stale {
             current: current.version(),

@@ -13,6 +13,7 @@ use steelyard_domain::record::RecordStatus;
 use steelyard_domain::sales::{
     SalesOrder, SalesOrderDraft, SalesOrderLine, ShipError, ShipmentDraft, SoStatus,
 };
+use steelyard_domain::tax::{LineTax, TaxUse};
 use steelyard_domain::text::parse_optional_line;
 use steelyard_domain::validation::invalid;
 pub use steelyard_store::sales::SoFilter;
@@ -20,6 +21,7 @@ use steelyard_store::{StoreError, Tx, inventory as stock, sales as store};
 use uuid::Uuid;
 
 use crate::inventory::{MoveRequest, post_move, virtual_location};
+use crate::master_data::line_tax;
 use crate::record::{self, Stored, conflict};
 use crate::{App, Ctx, Error, Expected, Result, check_version};
 
@@ -148,10 +150,14 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
                 }),
             ),
         };
+        let tax = line_tax(app, &scope, line.tax_id, TaxUse::Sales, i, &mut errors).await?;
         let (Some(quantity), Some(unit_price)) = (quantity, unit_price) else {
             continue;
         };
-        let Some(line_total) = unit_price.times(quantity) else {
+        let Some((line_total, tax)) = unit_price
+            .times(quantity)
+            .and_then(|total| Some((total, LineTax::of(total, tax.as_ref())?)))
+        else {
             errors.add(
                 &at("quantity"),
                 "out_of_range",
@@ -166,11 +172,12 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
             quantity,
             unit_price,
             line_total,
+            tax,
             shipped: Quantity::ZERO,
         });
     }
-    let total = SalesOrder::total_of(&lines);
-    if total.is_none() {
+    let totals = SalesOrder::totals_of(&lines);
+    if totals.is_none() {
         errors.add("lines", "out_of_range", "the order total is too large");
     }
     errors.finish()?;
@@ -189,7 +196,9 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
         status: SoStatus::Draft,
         notes,
         lines,
-        total: total.unwrap_or_default(),
+        subtotal: totals.unwrap_or_default().subtotal,
+        tax_total: totals.unwrap_or_default().tax_total,
+        total: totals.unwrap_or_default().total,
         version: 1,
         created_at: now,
         updated_at: now,

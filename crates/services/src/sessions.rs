@@ -172,6 +172,11 @@ pub async fn is_open(app: &App, session_id: Uuid, user_id: Uuid) -> Result<bool>
     Ok(sessions::is_open(&app.db, session_id, user_id).await?)
 }
 
+/// Whether the session is open and its user active (one read; every request makes it).
+pub async fn is_open_for_active_user(app: &App, session_id: Uuid, user_id: Uuid) -> Result<bool> {
+    Ok(sessions::is_open_for_active_user(&app.db, session_id, user_id).await?)
+}
+
 /// Changes the caller's password after checking the current one, and closes every other
 /// session of theirs (a stolen session does not survive a password change).
 pub async fn change_password(

@@ -10,6 +10,10 @@ use steelyard_services::{App, Ctx, Error, Expected, organizations};
 use steelyard_store::organizations::OrganizationFilter;
 use steelyard_store::testing::TestDatabase;
 
+/// The events a new organization's baseline chart of accounts records right after
+/// `organization.created` (one `account.created` per account).
+const CHART: i64 = steelyard_domain::account::BASELINE_CHART.len() as i64;
+
 fn draft(name: &str) -> OrganizationDraft {
     OrganizationDraft {
         name: Some(name.into()),
@@ -68,13 +72,16 @@ async fn an_organization_lives_through_create_update_archive_and_restore_with_a_
         ]
     );
     let seqs: Vec<_> = history.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!(seqs, [1, CHART + 2, CHART + 3, CHART + 4]);
     let rename_changes: serde_json::Value = serde_json::from_str(&history[1].changes).unwrap();
     assert_eq!(rename_changes["name"]["before"], "Northwind");
     assert_eq!(rename_changes["name"]["after"], "Northwind Machining");
 
     let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
-    assert_eq!((report.verified, report.first_break), (4, None));
+    assert_eq!(
+        (report.verified, report.first_break),
+        (CHART as u64 + 4, None)
+    );
 }
 
 #[tokio::test]
@@ -176,7 +183,8 @@ async fn concurrent_changes_get_gap_free_sequence_numbers_in_commit_order() {
     futures_join(tasks).await;
     let history = organizations::history(&app, &ctx, org.id).await.unwrap();
     let seqs: Vec<i64> = history.iter().map(|e| e.seq).collect();
-    assert_eq!(seqs, (1..=13).collect::<Vec<_>>());
+    let expected: Vec<i64> = std::iter::once(1).chain(CHART + 2..=CHART + 13).collect();
+    assert_eq!(seqs, expected);
     assert_eq!(
         steelyard_store::events::verify_all(&app.db)
             .await
@@ -377,7 +385,9 @@ async fn audit_verification_finds_a_deleted_chain_head() {
         report.first_break,
         Some((
             org.id,
-            steelyard_domain::event::ChainBreak::HeadMissing { last_seq: 1 }
+            steelyard_domain::event::ChainBreak::HeadMissing {
+                last_seq: 1 + CHART
+            }
         ))
     );
 }

@@ -259,6 +259,12 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
             println!("  {email:<34} {role:<11} {password}");
         }
     }
+    if let Some(org) = steelyard_services::organizations::ensure_first(&state.app).await? {
+        println!(
+            "Created the first organization {:?} ({}); rename it in the API.",
+            org.name, org.id
+        );
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;

@@ -14,6 +14,9 @@ pub enum StoreError {
     Stale,
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// No connection came free within the acquire timeout (overload).
+    #[error("every database connection is busy")]
+    Busy,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -33,6 +36,9 @@ impl From<sqlx::Error> for StoreError {
         }
         if matches!(error, sqlx::Error::RowNotFound) {
             return Self::NotFound;
+        }
+        if matches!(error, sqlx::Error::PoolTimedOut) {
+            return Self::Busy;
         }
         Self::Database(error)
     }

@@ -31,6 +31,18 @@ pub async fn for_aggregate(
     rows.iter().map(from_row).collect()
 }
 
+/// The seq of an organization's newest event (0 before its first).
+pub async fn head_seq(db: &Db, org_id: Uuid) -> Result<i64> {
+    let row = sqlx::query("SELECT last_seq FROM event_chain_heads WHERE org_id = $1")
+        .bind(org_id.to_string())
+        .fetch_optional(&db.read)
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<i64, _>(0)?,
+        None => 0,
+    })
+}
+
 /// Filters of the events list; all optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {

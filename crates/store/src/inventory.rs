@@ -306,6 +306,8 @@ pub async fn levels(
     org_id: Uuid,
     product_id: Option<Uuid>,
     location_id: Option<Uuid>,
+    after: Option<(Uuid, Uuid)>,
+    limit: u32,
 ) -> Result<Vec<StockLevel>> {
     let mut sql =
         "SELECT product_id, location_id, on_hand, reserved FROM stock_levels WHERE org_id = $1"
@@ -319,7 +321,15 @@ pub async fn levels(
         args.push(l.to_string());
         sql.push_str(&format!(" AND location_id = ${}", args.len()));
     }
-    sql.push_str(" ORDER BY product_id, location_id LIMIT 10000");
+    if let Some((product, location)) = after {
+        args.push(product.to_string());
+        args.push(location.to_string());
+        let (p, l) = (args.len() - 1, args.len());
+        sql.push_str(&format!(
+            " AND (product_id > ${p} OR (product_id = ${p} AND location_id > ${l}))"
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY product_id, location_id LIMIT {limit}"));
     let mut query = sqlx::query(&sql);
     for arg in &args {
         query = query.bind(arg);

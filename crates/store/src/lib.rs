@@ -13,6 +13,8 @@ mod error;
 pub mod events;
 pub mod idempotency;
 pub mod inventory;
+pub mod master;
+pub mod master_data;
 pub mod organizations;
 pub mod partners;
 pub mod products;

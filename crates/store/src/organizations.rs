@@ -66,6 +66,25 @@ pub async fn update(tx: &mut Tx, org: &Organization) -> Result<()> {
 }
 
 /// One organization the scope can see.
+/// The oldest active organization, where a super-admin works until they pick another.
+pub async fn oldest_active(db: &Db) -> Result<Option<Uuid>> {
+    let row = sqlx::query(
+        "SELECT id FROM organizations WHERE status = 'active' ORDER BY created_at, id LIMIT 1",
+    )
+    .fetch_optional(&db.read)
+    .await?;
+    row.map(|row| parse_uuid(&row.try_get::<String, _>(0)?))
+        .transpose()
+}
+
+/// Whether any organization exists, archived ones included.
+pub async fn any(db: &Db) -> Result<bool> {
+    Ok(sqlx::query("SELECT id FROM organizations LIMIT 1")
+        .fetch_optional(&db.read)
+        .await?
+        .is_some())
+}
+
 pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<Organization> {
     fetch_one(&mut *db.read.acquire().await?, scope, id).await
 }

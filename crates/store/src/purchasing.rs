@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -33,7 +34,7 @@ pub async fn next_number(tx: &mut Tx, org_id: Uuid, doc_type: &str) -> Result<i6
 pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     sqlx::query(
         "INSERT INTO purchase_orders (id, org_id, number, vendor_id, status, notes, total, version, created_at, updated_at, \
-         confirmed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         confirmed_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(po.id.to_string())
     .bind(po.organization_id.to_string())
@@ -46,13 +47,16 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     .bind(to_micros(po.created_at))
     .bind(to_micros(po.updated_at))
     .bind(po.confirmed_at.map(to_micros))
+    .bind(po.subtotal.scaled())
+    .bind(po.tax_total.scaled())
     .execute(tx.conn())
     .await?;
     for line in &po.lines {
-        sqlx::query(
+        let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
+        sqlx::query(&format!(
             "INSERT INTO purchase_order_lines (id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, \
-             unit_factor, received) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
+             unit_factor, received, {LINE_TAX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        ))
         .bind(line.id.to_string())
         .bind(po.id.to_string())
         .bind(i64::from(line.line_no))
@@ -63,6 +67,10 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
         .bind(line.line_total.scaled())
         .bind(line.unit_factor.scaled())
         .bind(line.received.scaled())
+        .bind(tax_id)
+        .bind(tax_rate)
+        .bind(tax_inclusive)
+        .bind(tax_amount)
         .execute(tx.conn())
         .await?;
     }
@@ -98,7 +106,8 @@ pub async fn update(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     Ok(())
 }
 
-const COLUMNS: &str = "id, org_id, number, vendor_id, status, notes, total, version, created_at, updated_at, confirmed_at";
+const COLUMNS: &str = "id, org_id, number, vendor_id, status, notes, subtotal, tax_total, total, version, created_at, \
+                       updated_at, confirmed_at";
 
 fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
     let mut clause = String::new();
@@ -151,8 +160,8 @@ async fn lines_of(
     }
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, unit_factor, received \
-         FROM purchase_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
+        "SELECT id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, unit_factor, received, \
+         {LINE_TAX_COLUMNS} FROM purchase_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
         placeholders.join(", ")
     );
     let mut query = sqlx::query(&sql);
@@ -161,6 +170,7 @@ async fn lines_of(
     }
     for row in query.fetch_all(conn).await? {
         let order_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
+        let line_total = Money::from_scaled(row.try_get(7)?);
         by_order
             .entry(order_id)
             .or_default()
@@ -171,7 +181,8 @@ async fn lines_of(
                 quantity: Quantity::from_scaled(row.try_get(4)?),
                 unit: row.try_get(5)?,
                 unit_price: Money::from_scaled(row.try_get(6)?),
-                line_total: Money::from_scaled(row.try_get(7)?),
+                line_total,
+                tax: line_tax_from_row(&row, line_total)?,
                 unit_factor: Quantity::from_scaled(row.try_get(8)?),
                 received: Quantity::from_scaled(row.try_get(9)?),
             });
@@ -270,6 +281,8 @@ fn header_from_row(row: &AnyRow) -> Result<PurchaseOrder> {
             .map_err(|_| StoreError::Corrupt("po status".into()))?,
         notes: row.try_get("notes")?,
         lines: Vec::new(),
+        subtotal: Money::from_scaled(row.try_get("subtotal")?),
+        tax_total: Money::from_scaled(row.try_get("tax_total")?),
         total: Money::from_scaled(row.try_get("total")?),
         version: row.try_get("version")?,
         created_at: from_micros(row.try_get("created_at")?)?,

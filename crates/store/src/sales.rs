@@ -13,13 +13,14 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
 pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
     sqlx::query(
         "INSERT INTO sales_orders (id, org_id, number, customer_id, location_id, status, notes, total, version, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         updated_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(order.id.to_string())
     .bind(order.organization_id.to_string())
@@ -32,13 +33,16 @@ pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
     .bind(order.version)
     .bind(to_micros(order.created_at))
     .bind(to_micros(order.updated_at))
+    .bind(order.subtotal.scaled())
+    .bind(order.tax_total.scaled())
     .execute(tx.conn())
     .await?;
     for line in &order.lines {
-        sqlx::query(
-            "INSERT INTO sales_order_lines (id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
+        let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
+        sqlx::query(&format!(
+            "INSERT INTO sales_order_lines (id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, \
+             {LINE_TAX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        ))
         .bind(line.id.to_string())
         .bind(order.id.to_string())
         .bind(i64::from(line.line_no))
@@ -47,6 +51,10 @@ pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
         .bind(line.unit_price.scaled())
         .bind(line.line_total.scaled())
         .bind(line.shipped.scaled())
+        .bind(tax_id)
+        .bind(tax_rate)
+        .bind(tax_inclusive)
+        .bind(tax_amount)
         .execute(tx.conn())
         .await?;
     }
@@ -80,7 +88,8 @@ pub async fn update(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
     Ok(())
 }
 
-const COLUMNS: &str = "id, org_id, number, customer_id, location_id, status, notes, total, version, created_at, updated_at";
+const COLUMNS: &str = "id, org_id, number, customer_id, location_id, status, notes, subtotal, tax_total, total, \
+                       version, created_at, updated_at";
 
 fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
     let mut clause = String::new();
@@ -133,7 +142,7 @@ async fn lines_of(
     }
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped \
+        "SELECT id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, {LINE_TAX_COLUMNS} \
          FROM sales_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
         placeholders.join(", ")
     );
@@ -143,13 +152,15 @@ async fn lines_of(
     }
     for row in query.fetch_all(conn).await? {
         let order_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
+        let line_total = Money::from_scaled(row.try_get(6)?);
         by_order.entry(order_id).or_default().push(SalesOrderLine {
             id: parse_uuid(&row.try_get::<String, _>(0)?)?,
             line_no: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
             product_id: parse_uuid(&row.try_get::<String, _>(3)?)?,
             quantity: Quantity::from_scaled(row.try_get(4)?),
             unit_price: Money::from_scaled(row.try_get(5)?),
-            line_total: Money::from_scaled(row.try_get(6)?),
+            line_total,
+            tax: line_tax_from_row(&row, line_total)?,
             shipped: Quantity::from_scaled(row.try_get(7)?),
         });
     }
@@ -226,6 +237,8 @@ fn header_from_row(row: &AnyRow) -> Result<SalesOrder> {
             .map_err(|_| StoreError::Corrupt("order status".into()))?,
         notes: row.try_get("notes")?,
         lines: Vec::new(),
+        subtotal: Money::from_scaled(row.try_get("subtotal")?),
+        tax_total: Money::from_scaled(row.try_get("tax_total")?),
         total: Money::from_scaled(row.try_get("total")?),
         version: row.try_get("version")?,
         created_at: from_micros(row.try_get("created_at")?)?,

@@ -173,6 +173,27 @@ pub async fn is_open(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
     })
 }
 
+/// Whether a session is open and its user active, in one statement: the check every
+/// request with an access token makes.
+pub async fn is_open_for_active_user(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let row = sqlx::query(
+        "SELECT s.revoked_at, s.expires_at, u.status FROM sessions s \
+         JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2",
+    )
+    .bind(session_id.to_string())
+    .bind(user_id.to_string())
+    .fetch_optional(&db.read)
+    .await?;
+    Ok(match row {
+        None => false,
+        Some(row) => {
+            row.try_get::<Option<i64>, _>(0)?.is_none()
+                && row.try_get::<i64, _>(1)? > to_micros(now())
+                && row.try_get::<String, _>(2)? == "active"
+        }
+    })
+}
+
 /// Deletes sessions (and their refresh tokens) that expired or were revoked more than `age`
 /// ago; returns how many sessions went.
 pub async fn purge_ended(db: &Db, age: std::time::Duration) -> Result<u64> {

@@ -58,9 +58,22 @@ impl TestDatabase {
 
     /// The data dir to hand the server (a temp dir on PostgreSQL too, for generated secrets).
     pub fn data_dir(&self) -> std::path::PathBuf {
-        match &self.dir {
-            Some(dir) => dir.path().to_owned(),
-            None => std::env::temp_dir(),
+        match (&self.dir, &self.target) {
+            (Some(dir), _) => dir.path().to_owned(),
+            (None, DbTarget::SqliteFile(file)) => file
+                .parent()
+                .map_or_else(std::env::temp_dir, ToOwned::to_owned),
+            (None, DbTarget::Url(_)) => std::env::temp_dir(),
+        }
+    }
+
+    /// A second handle on the same database, for a second server instance; only the
+    /// original removes the database when dropped, so keep it alive longer.
+    pub fn share(&self) -> Self {
+        Self {
+            target: self.target.clone(),
+            dir: None,
+            postgres: None,
         }
     }
 

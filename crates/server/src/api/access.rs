@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use steelyard_services::access::{self, CreatedUser, Member, RoleDraft, RoleView, UserDraft};
 use steelyard_services::identity::User;
@@ -12,6 +12,7 @@ use steelyard_services::tokens::{self, CreatedToken, TokenDraft, TokenView};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::export::{self, Format, Table, text};
 use crate::api::{KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiPath, ApiQuery};
@@ -60,17 +61,47 @@ pub async fn create_user(
 }
 
 /// The users of the organization you act in, with their roles. Needs `user.read`.
+/// `Accept: text/csv` or the XLSX type answers a file (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(UsersParams),
-    responses((status = 200, body = UserList), (status = 403, body = Problem)))]
+    responses((status = 200, description = "The users as JSON, or as CSV or XLSX (by `Accept`)",
+            content((UserList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem)))]
 pub async fn list_users(
     State(state): State<AppState>,
     Authenticated(ctx, _): Authenticated,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<UsersParams>,
-) -> ApiResult<Json<UserList>> {
-    Ok(Json(UserList {
-        items: access::list_users(&state.app, &ctx, params.organization_id).await?,
-    }))
+) -> ApiResult<Response> {
+    let items = access::list_users(&state.app, &ctx, params.organization_id).await?;
+    match Format::wanted(&headers) {
+        Some(format) => export::all(format, &USERS, items).await,
+        None => Ok(Json(UserList { items }).into_response()),
+    }
 }
+
+static USERS: Table<Member> = Table {
+    name: "users",
+    columns: &[
+        text("id"),
+        text("email"),
+        text("display_name"),
+        text("status"),
+        text("role"),
+        text("partner_id"),
+        text("organization_id"),
+    ],
+    row: |m| {
+        vec![
+            m.user.id.to_string(),
+            m.user.email.clone(),
+            m.user.display_name.clone(),
+            m.user.status.clone(),
+            m.role.clone(),
+            m.partner_id.map(|p| p.to_string()).unwrap_or_default(),
+            m.organization_id.to_string(),
+        ]
+    },
+};
 
 /// One user of the organization you act in. Needs `user.read`.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
@@ -110,17 +141,34 @@ pub async fn enable_user(
 }
 
 /// The built-in roles and the organization's custom roles, with their permissions.
-/// Needs `role.read`.
+/// Needs `role.read`. `Accept: text/csv` or the XLSX type answers a file (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/roles", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = RoleList), (status = 403, body = Problem)))]
+    responses((status = 200, description = "The roles as JSON, or as CSV or XLSX (by `Accept`)",
+            content((RoleList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem)))]
 pub async fn list_roles(
     State(state): State<AppState>,
     Authenticated(ctx, _): Authenticated,
-) -> ApiResult<Json<RoleList>> {
-    Ok(Json(RoleList {
-        items: access::list_roles(&state.app, &ctx).await?,
-    }))
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let items = access::list_roles(&state.app, &ctx).await?;
+    match Format::wanted(&headers) {
+        Some(format) => export::all(format, &ROLES, items).await,
+        None => Ok(Json(RoleList { items }).into_response()),
+    }
 }
+
+static ROLES: Table<RoleView> = Table {
+    name: "roles",
+    columns: &[text("name"), text("built_in"), text("permissions")],
+    row: |r| {
+        vec![
+            r.name.clone(),
+            r.built_in.to_string(),
+            r.permissions.join(" "),
+        ]
+    },
+};
 
 /// One role, built-in or custom. Needs `role.read`.
 #[utoipa::path(get, path = "/api/v1/roles/{name}", tag = "users", security(("bearer" = [])), params(("name" = String, Path)),
@@ -167,16 +215,51 @@ pub async fn create_token(
 }
 
 /// Your integration tokens (never their secrets). Needs `token.manage`.
+/// `Accept: text/csv` or the XLSX type answers a file (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/auth/tokens", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = TokenList), (status = 403, body = Problem)))]
+    responses((status = 200, description = "The tokens as JSON, or as CSV or XLSX (by `Accept`)",
+            content((TokenList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Authenticated(ctx, _): Authenticated,
-) -> ApiResult<Json<TokenList>> {
-    Ok(Json(TokenList {
-        items: tokens::list_tokens(&state.app, &ctx).await?,
-    }))
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let items = tokens::list_tokens(&state.app, &ctx).await?;
+    match Format::wanted(&headers) {
+        Some(format) => export::all(format, &TOKENS, items).await,
+        None => Ok(Json(TokenList { items }).into_response()),
+    }
 }
+
+static TOKENS: Table<TokenView> = Table {
+    name: "tokens",
+    columns: &[
+        text("id"),
+        text("name"),
+        text("organization_id"),
+        text("permissions"),
+        text("created_at"),
+        text("expires_at"),
+        text("last_used_at"),
+        text("revoked_at"),
+    ],
+    row: |t| {
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.to_rfc3339()).unwrap_or_default()
+        };
+        vec![
+            t.id.to_string(),
+            t.name.clone(),
+            t.organization_id.map(|o| o.to_string()).unwrap_or_default(),
+            t.permissions.join(" "),
+            t.created_at.to_rfc3339(),
+            time(t.expires_at),
+            time(t.last_used_at),
+            time(t.revoked_at),
+        ]
+    },
+};
 
 /// One of your integration tokens (never its secret). Needs `token.manage`.
 #[utoipa::path(get, path = "/api/v1/auth/tokens/{id}", tag = "auth", security(("bearer" = [])), params(("id" = Uuid, Path)),

@@ -2,8 +2,11 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::FieldErrors;
+use steelyard_domain::event::EventRecord;
 use steelyard_domain::validation::invalid;
 use steelyard_services::events;
 use steelyard_store::events::EventFilter;
@@ -11,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::EventView;
+use crate::api::export::{self, Chunk, EXPORT_PAGE, Format, Table, number, text};
 use crate::auth::Authenticated;
 use crate::extract::ApiQuery;
 use crate::problem::{ApiResult, Problem};
@@ -47,13 +51,18 @@ pub struct EventList {
 }
 
 /// Events of one organization, in sequence order. Needs `event.read`.
+/// With `Accept: text/csv` or the XLSX type, every event after `after` streams as a file
+/// (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("bearer" = [])), params(EventParams),
-    responses((status = 200, body = EventList), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The page as JSON, or every page as CSV or XLSX (by `Accept`)",
+            content((EventList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(ctx, _): Authenticated,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<EventParams>,
-) -> ApiResult<Json<EventList>> {
+) -> ApiResult<Response> {
     let mut errors = FieldErrors::new();
     let mut time = |field: &str, raw: Option<&str>| {
         raw.and_then(|raw| {
@@ -89,15 +98,27 @@ pub async fn list(
         from,
         to,
     };
-    let (items, more) = events::list(
-        &state.app,
-        &ctx,
-        params.organization_id,
-        &filter,
-        params.after.unwrap_or(0),
-        limit,
-    )
-    .await?;
+    let organization = params.organization_id;
+    let start = params.after.unwrap_or(0);
+    if let Some(format) = Format::wanted(&headers) {
+        let app = state.app.clone();
+        let fetch = move |after: Option<i64>| {
+            let (app, ctx, filter) = (app.clone(), ctx.clone(), filter.clone());
+            async move {
+                let after = after.unwrap_or(start);
+                let (items, more) =
+                    events::list(&app, &ctx, organization, &filter, after, EXPORT_PAGE).await?;
+                let next = if more {
+                    items.last().map(|e| e.seq)
+                } else {
+                    None
+                };
+                Ok(Chunk { items, next })
+            }
+        };
+        return export::stream(format, &TABLE, fetch).await;
+    }
+    let (items, more) = events::list(&state.app, &ctx, organization, &filter, start, limit).await?;
     let next_after = if more {
         items.last().map(|e| e.seq)
     } else {
@@ -106,5 +127,38 @@ pub async fn list(
     Ok(Json(EventList {
         items: items.into_iter().map(EventView::from).collect(),
         next_after,
-    }))
+    })
+    .into_response())
 }
+
+static TABLE: Table<EventRecord> = Table {
+    name: "events",
+    columns: &[
+        number("seq"),
+        text("id"),
+        text("occurred_at"),
+        text("aggregate_type"),
+        text("aggregate_id"),
+        text("kind"),
+        text("actor"),
+        text("request_id"),
+        text("data"),
+        text("changes"),
+        text("hash"),
+    ],
+    row: |e| {
+        vec![
+            e.seq.to_string(),
+            e.id.to_string(),
+            e.occurred_at.to_rfc3339(),
+            e.aggregate_type.clone(),
+            e.aggregate_id.to_string(),
+            e.kind.clone(),
+            e.actor.clone(),
+            e.request_id.clone().unwrap_or_default(),
+            e.data.clone(),
+            e.changes.clone(),
+            e.hash.clone(),
+        ]
+    },
+};

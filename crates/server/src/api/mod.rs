@@ -5,10 +5,12 @@ pub mod auth;
 pub mod events;
 pub mod export;
 pub mod inventory;
+pub mod master_data;
 pub mod organizations;
 pub mod partners;
 pub mod permissions;
 pub mod products;
+pub mod purchase_import;
 pub mod purchasing;
 pub mod sales;
 

@@ -15,7 +15,7 @@ use steelyard_services::organizations;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::export::{csv, wants_csv};
+use crate::api::export::{self, Format, Table, number, text};
 use crate::api::{EventView, KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, with_etag};
@@ -75,12 +75,12 @@ pub async fn create(
     .await
 }
 
-/// Lists organizations visible to the caller, in creation order; `Accept: text/csv` streams
-/// every page as CSV.
+/// Lists organizations visible to the caller, in creation order.
+/// With `Accept: text/csv` or the XLSX type, every page streams as a file (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/organizations", tag = TAG, security(("bearer" = [])),
     params(ListParams),
-    responses((status = 200, description = "The page as JSON, or with `Accept: text/csv` every page as CSV",
-            content((OrganizationList = "application/json"), (String = "text/csv"))),
+    responses((status = 200, description = "The page as JSON, or every page as CSV or XLSX (by `Accept`)",
+            content((OrganizationList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -97,13 +97,13 @@ pub async fn list(
     let filter =
         OrganizationFilter::parse(params.status.as_deref(), params.q.as_deref(), &mut errors);
     errors.finish().map_err(steelyard_services::Error::from)?;
-    if wants_csv(&headers) {
+    if let Some(format) = Format::wanted(&headers) {
         let app = state.app.clone();
         let fetch = move |page| {
             let (app, ctx, filter) = (app.clone(), ctx.clone(), filter.clone());
             async move { organizations::list(&app, &ctx, &filter, page).await }
         };
-        return csv("organizations.csv", CSV_COLUMNS, csv_row, page, fetch).await;
+        return export::pages(format, &TABLE, page, fetch).await;
     }
     let page = organizations::list(&state.app, &ctx, &filter, page).await?;
     Ok(Json(OrganizationList {
@@ -113,19 +113,23 @@ pub async fn list(
     .into_response())
 }
 
-const CSV_COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "legal_name",
-    "tax_id",
-    "base_currency",
-    "status",
-    "version",
-    "created_at",
-    "updated_at",
-];
+static TABLE: Table<Organization> = Table {
+    name: "organizations",
+    columns: &[
+        text("id"),
+        text("name"),
+        text("legal_name"),
+        text("tax_id"),
+        text("base_currency"),
+        text("status"),
+        number("version"),
+        text("created_at"),
+        text("updated_at"),
+    ],
+    row,
+};
 
-fn csv_row(o: &Organization) -> Vec<String> {
+fn row(o: &Organization) -> Vec<String> {
     vec![
         o.id.to_string(),
         o.name.clone(),

@@ -12,7 +12,7 @@ use steelyard_services::partners;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::export::{csv, wants_csv};
+use crate::api::export::{self, Format, Table, number, text};
 use crate::api::{EventView, KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, with_etag};
@@ -68,10 +68,11 @@ pub async fn create(
     .await
 }
 
-/// Lists partners, in creation order; `Accept: text/csv` streams every page as CSV.
+/// Lists partners, in creation order.
+/// With `Accept: text/csv` or the XLSX type, every page streams as a file (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/partners", tag = TAG, security(("bearer" = [])), params(ListParams),
-    responses((status = 200, description = "The page as JSON, or with `Accept: text/csv` every page as CSV",
-            content((PartnerList = "application/json"), (String = "text/csv"))),
+    responses((status = 200, description = "The page as JSON, or every page as CSV or XLSX (by `Accept`)",
+            content((PartnerList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -92,13 +93,13 @@ pub async fn list(
         &mut errors,
     );
     errors.finish().map_err(steelyard_services::Error::from)?;
-    if wants_csv(&headers) {
+    if let Some(format) = Format::wanted(&headers) {
         let app = state.app.clone();
         let fetch = move |page| {
             let (app, ctx, filter) = (app.clone(), ctx.clone(), filter.clone());
             async move { partners::list(&app, &ctx, &filter, page).await }
         };
-        return csv("partners.csv", CSV_COLUMNS, csv_row, page, fetch).await;
+        return export::pages(format, &TABLE, page, fetch).await;
     }
     let page = partners::list(&state.app, &ctx, &filter, page).await?;
     Ok(Json(PartnerList {
@@ -108,22 +109,26 @@ pub async fn list(
     .into_response())
 }
 
-const CSV_COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "kind",
-    "tax_id",
-    "email",
-    "phone",
-    "payment_terms_days",
-    "currency",
-    "status",
-    "version",
-    "created_at",
-    "updated_at",
-];
+static TABLE: Table<Partner> = Table {
+    name: "partners",
+    columns: &[
+        text("id"),
+        text("name"),
+        text("kind"),
+        text("tax_id"),
+        text("email"),
+        text("phone"),
+        number("payment_terms_days"),
+        text("currency"),
+        text("status"),
+        number("version"),
+        text("created_at"),
+        text("updated_at"),
+    ],
+    row,
+};
 
-fn csv_row(p: &Partner) -> Vec<String> {
+fn row(p: &Partner) -> Vec<String> {
     vec![
         p.id.to_string(),
         p.name.clone(),

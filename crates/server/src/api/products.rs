@@ -12,7 +12,7 @@ use steelyard_services::products;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::api::export::{csv, wants_csv};
+use crate::api::export::{self, Format, Table, number, text};
 use crate::api::{EventView, KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, with_etag};
@@ -70,10 +70,11 @@ pub async fn create(
     .await
 }
 
-/// Lists products, in creation order; `Accept: text/csv` streams every page as CSV.
+/// Lists products, in creation order.
+/// With `Accept: text/csv` or the XLSX type, every page streams as a file (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/products", tag = TAG, security(("bearer" = [])), params(ListParams),
-    responses((status = 200, description = "The page as JSON, or with `Accept: text/csv` every page as CSV",
-            content((ProductList = "application/json"), (String = "text/csv"))),
+    responses((status = 200, description = "The page as JSON, or every page as CSV or XLSX (by `Accept`)",
+            content((ProductList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -95,13 +96,13 @@ pub async fn list(
         &mut errors,
     );
     errors.finish().map_err(steelyard_services::Error::from)?;
-    if wants_csv(&headers) {
+    if let Some(format) = Format::wanted(&headers) {
         let app = state.app.clone();
         let fetch = move |page| {
             let (app, ctx, filter) = (app.clone(), ctx.clone(), filter.clone());
             async move { products::list(&app, &ctx, &filter, page).await }
         };
-        return csv("products.csv", CSV_COLUMNS, csv_row, page, fetch).await;
+        return export::pages(format, &TABLE, page, fetch).await;
     }
     let page = products::list(&state.app, &ctx, &filter, page).await?;
     Ok(Json(ProductList {
@@ -111,23 +112,27 @@ pub async fn list(
     .into_response())
 }
 
-const CSV_COLUMNS: &[&str] = &[
-    "id",
-    "sku",
-    "name",
-    "category",
-    "tracked",
-    "stock_unit",
-    "standard_cost",
-    "list_price",
-    "low_stock_threshold",
-    "status",
-    "version",
-    "created_at",
-    "updated_at",
-];
+static TABLE: Table<Product> = Table {
+    name: "products",
+    columns: &[
+        text("id"),
+        text("sku"),
+        text("name"),
+        text("category"),
+        text("tracked"),
+        text("stock_unit"),
+        number("standard_cost"),
+        number("list_price"),
+        number("low_stock_threshold"),
+        text("status"),
+        number("version"),
+        text("created_at"),
+        text("updated_at"),
+    ],
+    row,
+};
 
-fn csv_row(p: &Product) -> Vec<String> {
+fn row(p: &Product) -> Vec<String> {
     vec![
         p.id.to_string(),
         p.sku.clone(),

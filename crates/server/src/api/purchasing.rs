@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::FieldErrors;
 use steelyard_domain::page::PageRequest;
@@ -13,6 +13,7 @@ use steelyard_services::purchasing::{self, PoFilter};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::export::{self, Format, Table, number, text};
 use crate::api::{EventView, KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, with_etag};
@@ -80,13 +81,18 @@ pub async fn create(
 }
 
 /// Lists purchase orders (a vendor portal user sees only its own). Needs `purchasing.order.read`.
+/// With `Accept: text/csv` or the XLSX type, every page streams as a file, one row per order
+/// (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/purchase-orders", tag = TAG, security(("bearer" = [])), params(ListParams),
-    responses((status = 200, body = PurchaseOrderList), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The page as JSON, or every page as CSV or XLSX (by `Accept`)",
+            content((PurchaseOrderList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(ctx, _): Authenticated,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<PurchaseOrderList>> {
+) -> ApiResult<Response> {
     let mut errors = FieldErrors::new();
     let page = PageRequest::parse(
         params.limit.as_deref(),
@@ -104,12 +110,53 @@ pub async fn list(
         vendor_id: params.vendor_id,
         q,
     };
+    if let Some(format) = Format::wanted(&headers) {
+        let app = state.app.clone();
+        let fetch = move |page| {
+            let (app, ctx, filter) = (app.clone(), ctx.clone(), filter.clone());
+            async move { purchasing::list(&app, &ctx, &filter, page).await }
+        };
+        return export::pages(format, &TABLE, page, fetch).await;
+    }
     let page = purchasing::list(&state.app, &ctx, &filter, page).await?;
     Ok(Json(PurchaseOrderList {
         items: page.items,
         next_cursor: page.next_cursor,
-    }))
+    })
+    .into_response())
 }
+
+static TABLE: Table<PurchaseOrder> = Table {
+    name: "purchase-orders",
+    columns: &[
+        text("id"),
+        text("number"),
+        text("vendor_id"),
+        text("status"),
+        number("lines"),
+        number("total"),
+        text("notes"),
+        number("version"),
+        text("created_at"),
+        text("updated_at"),
+        text("confirmed_at"),
+    ],
+    row: |po| {
+        vec![
+            po.id.to_string(),
+            po.number.clone(),
+            po.vendor_id.to_string(),
+            po.status.as_str().into(),
+            po.lines.len().to_string(),
+            po.total.to_string(),
+            po.notes.clone().unwrap_or_default(),
+            po.version.to_string(),
+            po.created_at.to_rfc3339(),
+            po.updated_at.to_rfc3339(),
+            po.confirmed_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        ]
+    },
+};
 
 /// Whether a purchase order with this number exists in your organization.
 #[utoipa::path(get, path = "/api/v1/purchase-orders/exists", tag = TAG, security(("bearer" = [])), params(ExistsParams),

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::FieldErrors;
 use steelyard_domain::page::PageRequest;
@@ -13,6 +13,7 @@ use steelyard_services::sales::{self, SoFilter};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::export::{self, Format, Table, number, text};
 use crate::api::{EventView, KeyedJson, create_once};
 use crate::auth::Authenticated;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch, with_etag};
@@ -65,13 +66,18 @@ pub async fn create(
 }
 
 /// Lists sales orders (a customer portal user sees only its own). Needs `sales.order.read`.
+/// With `Accept: text/csv` or the XLSX type, every page streams as a file, one row per order
+/// (docs/export.md).
 #[utoipa::path(get, path = "/api/v1/sales-orders", tag = TAG, security(("bearer" = [])), params(ListParams),
-    responses((status = 200, body = SalesOrderList), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "The page as JSON, or every page as CSV or XLSX (by `Accept`)",
+            content((SalesOrderList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(ctx, _): Authenticated,
+    headers: HeaderMap,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<SalesOrderList>> {
+) -> ApiResult<Response> {
     let mut errors = FieldErrors::new();
     let page = PageRequest::parse(
         params.limit.as_deref(),
@@ -89,12 +95,53 @@ pub async fn list(
         customer_id: params.customer_id,
         q,
     };
+    if let Some(format) = Format::wanted(&headers) {
+        let app = state.app.clone();
+        let fetch = move |page| {
+            let (app, ctx, filter) = (app.clone(), ctx.clone(), filter.clone());
+            async move { sales::list(&app, &ctx, &filter, page).await }
+        };
+        return export::pages(format, &TABLE, page, fetch).await;
+    }
     let page = sales::list(&state.app, &ctx, &filter, page).await?;
     Ok(Json(SalesOrderList {
         items: page.items,
         next_cursor: page.next_cursor,
-    }))
+    })
+    .into_response())
 }
+
+static TABLE: Table<SalesOrder> = Table {
+    name: "sales-orders",
+    columns: &[
+        text("id"),
+        text("number"),
+        text("customer_id"),
+        text("location_id"),
+        text("status"),
+        number("lines"),
+        number("total"),
+        text("notes"),
+        number("version"),
+        text("created_at"),
+        text("updated_at"),
+    ],
+    row: |so| {
+        vec![
+            so.id.to_string(),
+            so.number.clone(),
+            so.customer_id.to_string(),
+            so.location_id.to_string(),
+            so.status.as_str().into(),
+            so.lines.len().to_string(),
+            so.total.to_string(),
+            so.notes.clone().unwrap_or_default(),
+            so.version.to_string(),
+            so.created_at.to_rfc3339(),
+            so.updated_at.to_rfc3339(),
+        ]
+    },
+};
 
 /// One sales order with its lines.
 #[utoipa::path(get, path = "/api/v1/sales-orders/{id}", tag = TAG, security(("bearer" = [])), params(("id" = Uuid, Path)),

@@ -120,6 +120,12 @@ impl Config {
                 "ws_messages_per_minute",
                 self.ws_messages_per_minute.to_string(),
             ),
+            ("ws_heartbeat_secs", self.ws_heartbeat_secs.to_string()),
+            ("ws_send_queue", self.ws_send_queue.to_string()),
+            (
+                "ws_send_timeout_secs",
+                self.ws_send_timeout_secs.to_string(),
+            ),
             ("metrics_public", self.metrics_public.to_string()),
             (
                 "po_approval_threshold",

@@ -65,12 +65,22 @@ impl TestServer {
         settings: &[(&str, &str)],
         extra: Router<AppState>,
     ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_listening(database, settings, extra, listener).await
+    }
+
+    /// A server on a listener the test prepared (accepted sockets inherit its options).
+    pub async fn start_listening(
+        database: TestDatabase,
+        settings: &[(&str, &str)],
+        extra: Router<AppState>,
+        listener: tokio::net::TcpListener,
+    ) -> Self {
         let config = config_for(&database, settings);
         let grace = config.shutdown_grace;
         let state = steelyard_server::prepare(config)
             .await
             .expect("server prepares");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let app = steelyard_server::router_with(state.clone(), extra);
@@ -170,6 +180,8 @@ impl TestServer {
 
     /// Stops the server gracefully and waits for it; returns the database for a restart.
     pub async fn stop(mut self) -> TestDatabase {
+        // As `serve` does: open sockets are told the server is going.
+        self.state.hub.close_all();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

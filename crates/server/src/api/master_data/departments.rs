@@ -1,0 +1,162 @@
+//! `/api/v1/departments`: the departments employees belong to.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use steelyard_domain::department::{
+    Department, DepartmentDraft, DepartmentFilter, DepartmentPatchDraft,
+};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{RecordHistory, meta_cells};
+use crate::api::KeyedJson;
+use crate::api::export::{Table, number, text};
+use crate::auth::Authenticated;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, IfMatch};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+pub const TAG: &str = "departments";
+const BASE: &str = "/api/v1/departments";
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// `active` (default), `archived` or `all`.
+    status: Option<String>,
+    /// Text the code or name contains, ignoring case.
+    q: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartmentList {
+    pub items: Vec<Department>,
+    pub next_cursor: Option<String>,
+}
+
+static EXPORT: Table<Department> = Table {
+    name: "departments",
+    columns: &[
+        text("id"),
+        text("code"),
+        text("name"),
+        text("description"),
+        text("status"),
+        number("version"),
+        text("created_at"),
+        text("updated_at"),
+    ],
+    row: |d| {
+        let f = &d.fields;
+        let mut row = vec![
+            d.id.to_string(),
+            f.code.clone(),
+            f.name.clone(),
+            f.description.clone().unwrap_or_default(),
+        ];
+        row.extend(meta_cells(d));
+        row
+    },
+};
+/// Creates a department. Needs `hr.manage`. Send `Idempotency-Key` to make retries safe.
+#[utoipa::path(post, path = "/api/v1/departments", tag = TAG, security(("bearer" = [])), request_body = DepartmentDraft,
+    responses((status = 201, body = Department, headers(("Location" = String), ("ETag" = String))),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    draft: KeyedJson<DepartmentDraft>,
+) -> ApiResult<Response> {
+    super::create::<Department>(&state, ctx, draft, BASE).await
+}
+
+/// Lists departments in creation order.
+/// With `Accept: text/csv` or the XLSX type, every page streams as a file (docs/export.md).
+#[utoipa::path(get, path = "/api/v1/departments", tag = TAG, security(("bearer" = [])), params(ListParams),
+    responses((status = 200, description = "The page as JSON, or every page as CSV or XLSX (by `Accept`)",
+            content((DepartmentList = "application/json"), (String = "text/csv"), (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    headers: HeaderMap,
+    ApiQuery(p): ApiQuery<ListParams>,
+) -> ApiResult<Response> {
+    let parse =
+        |errors: &mut _| DepartmentFilter::parse(p.status.as_deref(), p.q.as_deref(), errors);
+    let paging = (p.limit.as_deref(), p.cursor.as_deref());
+    let wrap = |items, next_cursor| DepartmentList { items, next_cursor };
+    super::list::<Department, _>(&state, ctx, &headers, paging, parse, &EXPORT, wrap).await
+}
+
+/// One department; its `ETag` is the version to send back in `If-Match`.
+#[utoipa::path(get, path = "/api/v1/departments/{id}", tag = TAG, security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Department, headers(("ETag" = String))), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    super::get::<Department>(&state, ctx, id).await
+}
+
+/// Changes a department (merge patch). Needs `If-Match`.
+#[utoipa::path(patch, path = "/api/v1/departments/{id}", tag = TAG, security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = String, Header, description = "The ETag you read")), request_body = DepartmentPatchDraft,
+    responses((status = 200, body = Department, headers(("ETag" = String))), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 412, body = Problem), (status = 422, body = Problem), (status = 428, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(version): IfMatch,
+    ApiJson(patch): ApiJson<DepartmentPatchDraft>,
+) -> ApiResult<Response> {
+    super::update::<Department>(&state, ctx, id, version, patch).await
+}
+
+/// Archives a department: it stays readable and is hidden from the default list. A department
+/// with active employees cannot be archived (409).
+#[utoipa::path(post, path = "/api/v1/departments/{id}/archive", tag = TAG, security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Department), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+pub async fn archive(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(version): IfMatch,
+) -> ApiResult<Response> {
+    super::archive::<Department>(&state, ctx, id, version).await
+}
+
+/// Restores an archived department.
+#[utoipa::path(post, path = "/api/v1/departments/{id}/restore", tag = TAG, security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Department), (status = 404, body = Problem), (status = 409, body = Problem), (status = 412, body = Problem)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(version): IfMatch,
+) -> ApiResult<Response> {
+    super::restore::<Department>(&state, ctx, id, version).await
+}
+
+/// Every change of one department, oldest first, with before and after values.
+#[utoipa::path(get, path = "/api/v1/departments/{id}/history", tag = TAG, security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = RecordHistory), (status = 404, body = Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    Authenticated(ctx, _): Authenticated,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<RecordHistory>> {
+    super::history::<Department>(&state, ctx, id).await
+}

@@ -1,0 +1,545 @@
+//! One WebSocket connection: authenticate, follow topics with optional resume, deliver live
+//! events the caller may see, keep the connection healthy, and close with a clear code.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use governor::DefaultDirectRateLimiter;
+use steelyard_domain::realtime::{may_see, parse_topic};
+use steelyard_store::events::{self, EventFilter};
+use uuid::Uuid;
+
+use super::protocol::{self, ClientMessage, LiveEvent, close};
+use super::{Hub, RealtimeSettings};
+use crate::auth::{Identity, authenticate};
+use crate::state::AppState;
+
+/// Events read per query while replaying a resumed subscription.
+const REPLAY_PAGE: u32 = 500;
+/// Most events merged into one `batch` frame.
+const MAX_BATCH: usize = 256;
+/// Most events one resume may replay; further back, the client must reload instead.
+pub const MAX_REPLAY: i64 = 10_000;
+/// Most topics one socket may follow.
+const MAX_SUBSCRIPTIONS: usize = 100;
+/// How often an open socket's token is checked again, so a revoked token, a closed session
+/// or a disabled user stops the socket within this time, whatever the token's expiry.
+const RECHECK: Duration = Duration::from_secs(60);
+
+/// Why a connection ended, as the close frame tells the client.
+struct Closing(u16, &'static str);
+
+/// The topics a path subscribes to by itself, and a token from `Sec-WebSocket-Protocol`.
+#[derive(Debug, Default)]
+pub struct Opening {
+    pub topics: Vec<String>,
+    pub token: Option<String>,
+}
+
+struct Connection {
+    socket: WebSocket,
+    state: AppState,
+    hub: Arc<Hub>,
+    settings: RealtimeSettings,
+    identity: Identity,
+    /// The token in force, checked again every [`RECHECK`] (revocation, logout, disabling).
+    token: String,
+    org_id: Uuid,
+    /// Topic → the newest seq already handled for it (delivered or not visible).
+    subscriptions: HashMap<String, i64>,
+    batch: bool,
+    limiter: DefaultDirectRateLimiter,
+    last_heard: Instant,
+}
+
+tokio::task_local! {
+    /// How long one write may take on this connection's task (the hub's `send_timeout`).
+    static SEND_TIMEOUT: Duration;
+}
+
+/// Runs a connection to its end.
+pub async fn run(socket: WebSocket, state: AppState, hub: Arc<Hub>, opening: Opening) {
+    let send_timeout = hub.settings().send_timeout;
+    SEND_TIMEOUT
+        .scope(send_timeout, run_connection(socket, state, hub, opening))
+        .await;
+}
+
+async fn run_connection(mut socket: WebSocket, state: AppState, hub: Arc<Hub>, opening: Opening) {
+    let settings = hub.settings();
+    let limiter = state.socket_limits.message_limiter();
+    let first = match opening.token {
+        Some(token) => Some((token, None)),
+        None => first_auth(&mut socket, settings.auth_timeout).await,
+    };
+    let Some((token, batch)) = first else {
+        return close_with(
+            &mut socket,
+            Closing(close::UNAUTHORIZED, "authenticate first"),
+        )
+        .await;
+    };
+    let identity = match authenticate_socket(&state, &token).await {
+        Ok(identity) => identity,
+        Err(AuthFailure::Refused) => {
+            return close_with(&mut socket, Closing(close::UNAUTHORIZED, "invalid token")).await;
+        }
+        Err(AuthFailure::Unavailable) => {
+            return close_with(&mut socket, Closing(close::TRY_AGAIN, "try again later")).await;
+        }
+    };
+    let Some(org_id) = identity.actor.acting_org else {
+        return close_with(
+            &mut socket,
+            Closing(close::UNAUTHORIZED, "pick an organization first"),
+        )
+        .await;
+    };
+    let Some(_permit) = state.socket_limits.open(&identity.actor.subject) else {
+        return close_with(
+            &mut socket,
+            Closing(close::TOO_MANY_CONNECTIONS, "too many connections"),
+        )
+        .await;
+    };
+    let joined = match hub.join(org_id).await {
+        Ok(joined) => joined,
+        Err(error) => {
+            tracing::warn!(%error, "cannot join the event stream");
+            return close_with(&mut socket, Closing(close::TRY_AGAIN, "try again later")).await;
+        }
+    };
+    let frame = protocol::authenticated(identity.actor.user_id, org_id, identity.expires_at);
+    if !send(&mut socket, frame).await {
+        return;
+    }
+    metrics::gauge!("ws_connections").increment(1.0);
+    let mut connection = Connection {
+        socket,
+        state,
+        hub,
+        settings,
+        identity,
+        token,
+        org_id,
+        subscriptions: HashMap::new(),
+        batch: batch.unwrap_or(false),
+        limiter,
+        last_heard: Instant::now(),
+    };
+    let outcome = connection.serve(joined, opening.topics).await;
+    metrics::gauge!("ws_connections").decrement(1.0);
+    metrics::gauge!("ws_subscriptions").decrement(connection.subscriptions.len() as f64);
+    if let Some(closing) = outcome {
+        close_with(&mut connection.socket, closing).await;
+    }
+}
+
+/// Why a token did not authenticate a socket.
+enum AuthFailure {
+    /// The token is bad, expired, revoked, or its user disabled: sign in again.
+    Refused,
+    /// The database could not be asked: the token may be fine; try again later.
+    Unavailable,
+}
+
+/// Authenticates a socket's token. A super-admin who has not picked an organization
+/// follows the oldest active one (switching organization picks another).
+async fn authenticate_socket(state: &AppState, token: &str) -> Result<Identity, AuthFailure> {
+    let mut identity = authenticate(state, token).await.map_err(|problem| {
+        if problem.status_code().is_server_error() {
+            AuthFailure::Unavailable
+        } else {
+            AuthFailure::Refused
+        }
+    })?;
+    if identity.actor.acting_org.is_none() && identity.actor.is_super_admin() {
+        identity.actor.acting_org = steelyard_store::organizations::oldest_active(&state.app.db)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "cannot read organizations");
+                AuthFailure::Unavailable
+            })?;
+    }
+    Ok(identity)
+}
+
+/// Waits for the first message, which must authenticate.
+async fn first_auth(socket: &mut WebSocket, wait: Duration) -> Option<(String, Option<bool>)> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.recv())
+            .await
+            .ok()??
+            .ok()?;
+        match message {
+            Message::Text(text) => {
+                return match serde_json::from_str(text.as_str()) {
+                    Ok(ClientMessage::Auth { token, batch }) => Some((token, batch)),
+                    _ => None,
+                };
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            Message::Binary(_) | Message::Close(_) => return None,
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, frame: Utf8Bytes) -> bool {
+    send_message(socket, Message::Text(frame)).await
+}
+
+/// Sends with a deadline: a peer that stopped reading must not hold the task forever.
+async fn send_message(socket: &mut WebSocket, message: Message) -> bool {
+    let wait = SEND_TIMEOUT
+        .try_with(|wait| *wait)
+        .unwrap_or(Duration::from_secs(10));
+    matches!(
+        tokio::time::timeout(wait, socket.send(message)).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn close_with(socket: &mut WebSocket, Closing(code, reason): Closing) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = send_message(socket, Message::Close(Some(frame))).await;
+}
+
+impl Connection {
+    /// The connection's main loop; returns how to close, or None when the peer is gone.
+    async fn serve(
+        &mut self,
+        mut joined: super::hub::Joined,
+        topics: Vec<String>,
+    ) -> Option<Closing> {
+        for topic in topics {
+            self.subscribe(&topic, None).await?;
+        }
+        let mut heartbeat = tokio::time::interval(self.settings.heartbeat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let mut recheck = tokio::time::interval(RECHECK);
+        recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        recheck.tick().await;
+        let mut closing = self.hub.closing();
+        if *closing.borrow_and_update() {
+            return Some(Closing(
+                close::GOING_AWAY,
+                "server shutting down: reconnect and resume",
+            ));
+        }
+        loop {
+            let expiry = self.expiry();
+            // Biased: the hub notifies an overflow before it drops the listener's queue, so
+            // checking it first means a drained, dropped queue always closes as too slow.
+            tokio::select! {
+                biased;
+                () = joined.overflowed.notified() => {
+                    return Some(Closing(close::SLOW_CONSUMER, "too slow: reconnect and resume"));
+                }
+                incoming = self.socket.recv() => {
+                    let message = incoming?.ok()?;
+                    self.last_heard = Instant::now();
+                    self.on_message(message).await?;
+                }
+                event = joined.events.recv() => {
+                    let event = event?;
+                    self.deliver(event, &mut joined).await?;
+                }
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > self.settings.heartbeat * 2 {
+                        metrics::counter!("ws_heartbeat_timeouts_total").increment(1);
+                        return None; // dead peer: nobody to tell
+                    }
+                    if !send_message(&mut self.socket, Message::Ping(Default::default())).await {
+                        return None;
+                    }
+                }
+                // The only change there is: the server began shutting down.
+                _ = closing.changed() => {
+                    return Some(Closing(close::GOING_AWAY, "server shutting down: reconnect and resume"));
+                }
+                _ = recheck.tick() => {
+                    if let Err(AuthFailure::Refused) = authenticate_socket(&self.state, &self.token).await {
+                        return Some(Closing(close::UNAUTHORIZED, "signed out or revoked"));
+                    }
+                }
+                () = sleep_until(expiry) => {
+                    return Some(Closing(close::TOKEN_EXPIRED, "token expired: authenticate again"));
+                }
+            }
+        }
+    }
+
+    fn expiry(&self) -> Option<tokio::time::Instant> {
+        let expires_at = self.identity.expires_at?;
+        let left = expires_at - chrono::Utc::now().timestamp();
+        Some(tokio::time::Instant::now() + Duration::from_secs(left.max(0).unsigned_abs()))
+    }
+
+    /// Handles one client message; None ends the connection.
+    async fn on_message(&mut self, message: Message) -> Option<()> {
+        let text = match message {
+            Message::Close(_) => return None,
+            Message::Ping(_) | Message::Pong(_) => return Some(()),
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
+        };
+        if self.limiter.check().is_err() {
+            metrics::counter!("ws_messages_refused_total").increment(1);
+            let _ = self
+                .reply(protocol::error(
+                    "too_many_messages",
+                    "message limit reached",
+                    None,
+                ))
+                .await;
+            close_with(
+                &mut self.socket,
+                Closing(close::TOO_MANY_MESSAGES, "too many messages"),
+            )
+            .await;
+            return None;
+        }
+        let Some(text) = text else {
+            let frame = protocol::error("bad_message", "send JSON text frames", None);
+            return self.reply(frame).await;
+        };
+        match serde_json::from_str::<ClientMessage>(text.as_str()) {
+            Ok(ClientMessage::Auth { token, batch }) => self.reauthenticate(&token, batch).await,
+            Ok(ClientMessage::Subscribe { topic, since }) => self.subscribe(&topic, since).await,
+            Ok(ClientMessage::Unsubscribe { topic }) => {
+                let topic = parse_topic(&topic).unwrap_or(topic);
+                if self.subscriptions.remove(&topic).is_some() {
+                    metrics::gauge!("ws_subscriptions").decrement(1.0);
+                }
+                self.reply(protocol::unsubscribed(&topic)).await
+            }
+            Ok(ClientMessage::Ping) => self.reply(protocol::pong()).await,
+            Err(error) => {
+                let message = format!("not a message this server understands: {error}");
+                let frame = protocol::error("bad_message", &message, None);
+                self.reply(frame).await
+            }
+        }
+    }
+
+    async fn reply(&mut self, frame: Utf8Bytes) -> Option<()> {
+        send(&mut self.socket, frame).await.then_some(())
+    }
+
+    /// A fresh token on the open socket: same user and organization, new expiry and
+    /// permissions.
+    async fn reauthenticate(&mut self, token: &str, batch: Option<bool>) -> Option<()> {
+        let identity = match authenticate_socket(&self.state, token).await {
+            Ok(identity) => identity,
+            Err(AuthFailure::Refused) => {
+                let frame = protocol::error("invalid_token", "the token was not accepted", None);
+                return self.reply(frame).await;
+            }
+            Err(AuthFailure::Unavailable) => {
+                let frame = protocol::error("unavailable", "try again", None);
+                return self.reply(frame).await;
+            }
+        };
+        if identity.actor.user_id != self.identity.actor.user_id
+            || identity.actor.acting_org != Some(self.org_id)
+        {
+            let frame = protocol::error(
+                "identity_changed",
+                "a socket keeps its user and organization; open a new one",
+                None,
+            );
+            return self.reply(frame).await;
+        }
+        if let Some(batch) = batch {
+            self.batch = batch;
+        }
+        self.identity = identity;
+        token.clone_into(&mut self.token);
+        let frame = protocol::authenticated(
+            self.identity.actor.user_id,
+            self.org_id,
+            self.identity.expires_at,
+        );
+        self.reply(frame).await
+    }
+
+    /// Follows `topic`; with `since`, first replays what was committed after that seq.
+    async fn subscribe(&mut self, raw: &str, since: Option<i64>) -> Option<()> {
+        let topic = match parse_topic(raw) {
+            Ok(topic) => topic,
+            Err(message) => {
+                return self
+                    .reply(protocol::error("unknown_topic", message, Some(raw)))
+                    .await;
+            }
+        };
+        if self.subscriptions.len() >= MAX_SUBSCRIPTIONS && !self.subscriptions.contains_key(&topic)
+        {
+            let message = "at most 100 topics per socket";
+            let frame = protocol::error("too_many_subscriptions", message, Some(&topic));
+            return self.reply(frame).await;
+        }
+        let db = self.state.app.db.clone();
+        if let Some(since) = since {
+            match events::head_seq(&db, self.org_id).await {
+                Ok(head) if head - since > MAX_REPLAY => {
+                    return self.reply(protocol::resync_required(&topic, head)).await;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the event head");
+                    let frame = protocol::error("unavailable", "try again", Some(&topic));
+                    return self.reply(frame).await;
+                }
+            }
+        }
+        let (cursor, replayed) = match since {
+            Some(since) => match self.replay(&db, &topic, since.max(0)).await {
+                Ok(done) => done?,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot replay events");
+                    let frame = protocol::error("unavailable", "try again", Some(&topic));
+                    return self.reply(frame).await;
+                }
+            },
+            None => match events::head_seq(&db, self.org_id).await {
+                Ok(head) => (head, 0),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the event head");
+                    let frame = protocol::error("unavailable", "try again", Some(&topic));
+                    return self.reply(frame).await;
+                }
+            },
+        };
+        // A long replay kept this loop from reading pongs; the peer was evidently alive.
+        self.last_heard = Instant::now();
+        if self.subscriptions.insert(topic.clone(), cursor).is_none() {
+            metrics::gauge!("ws_subscriptions").increment(1.0);
+        }
+        self.reply(protocol::subscribed(&topic, cursor, replayed))
+            .await
+    }
+
+    /// Sends what `topic` missed after `since`, from the events table. The live stream was
+    /// joined before, so whatever commits during the replay is queued and delivered after
+    /// it; the returned cursor makes sure nothing comes twice.
+    async fn replay(
+        &mut self,
+        db: &steelyard_store::Db,
+        topic: &str,
+        since: i64,
+    ) -> Result<Option<(i64, u64)>, steelyard_store::StoreError> {
+        let mut cursor = since;
+        let mut replayed = 0;
+        loop {
+            let (records, more) = events::list(
+                db,
+                self.org_id,
+                &EventFilter::default(),
+                cursor,
+                REPLAY_PAGE,
+            )
+            .await?;
+            for record in &records {
+                cursor = record.seq;
+                let event = LiveEvent::new(record);
+                if let Some(frame) = event.frame(topic)
+                    && self.visible(&event)
+                {
+                    if !send(&mut self.socket, frame.clone()).await {
+                        return Ok(None);
+                    }
+                    replayed += 1;
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        metrics::counter!("ws_replayed_events_total").increment(replayed);
+        metrics::counter!("ws_messages_sent_total").increment(replayed);
+        Ok(Some((cursor, replayed)))
+    }
+
+    fn visible(&self, event: &LiveEvent) -> bool {
+        may_see(
+            &self.identity.actor,
+            event.org_id,
+            &event.aggregate_type,
+            &event.data,
+        )
+    }
+
+    /// The frames of `event` for this connection's subscriptions, advancing their cursors.
+    fn frames_of(&mut self, event: &LiveEvent, frames: &mut Vec<Utf8Bytes>) {
+        let mut visible = None;
+        let actor = &self.identity.actor;
+        for (topic, cursor) in &mut self.subscriptions {
+            if event.seq <= *cursor {
+                continue;
+            }
+            *cursor = event.seq;
+            if let Some(frame) = event.frame(topic)
+                && *visible.get_or_insert_with(|| {
+                    may_see(actor, event.org_id, &event.aggregate_type, &event.data)
+                })
+            {
+                frames.push(frame.clone());
+            }
+        }
+    }
+
+    /// Delivers a live event, and with batching on, whatever else is already queued.
+    async fn deliver(
+        &mut self,
+        event: Arc<LiveEvent>,
+        joined: &mut super::hub::Joined,
+    ) -> Option<()> {
+        let mut frames = Vec::new();
+        let committed = event.committed_at;
+        self.frames_of(&event, &mut frames);
+        if self.batch {
+            while frames.len() < MAX_BATCH {
+                let Ok(next) = joined.events.try_recv() else {
+                    break;
+                };
+                self.frames_of(&next, &mut frames);
+            }
+        }
+        if frames.is_empty() {
+            return Some(());
+        }
+        let sent = frames.len() as u64;
+        let ok = if self.batch && frames.len() > 1 {
+            send(&mut self.socket, protocol::batch(&frames)).await
+        } else {
+            let mut ok = true;
+            for frame in frames {
+                ok = ok && send(&mut self.socket, frame).await;
+            }
+            ok
+        };
+        if ok {
+            metrics::counter!("ws_messages_sent_total").increment(sent);
+            let latency = (chrono::Utc::now() - committed)
+                .num_microseconds()
+                .unwrap_or(0);
+            metrics::histogram!("ws_commit_to_send_seconds").record(latency as f64 / 1e6);
+        }
+        ok.then_some(())
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,272 @@
+//! Master-data tables (commodities, taxes, accounts, departments, employees), written once:
+//! each kind names its table and its own columns; insert, the versioned update, the scoped
+//! get and the filtered, searchable, paged list are shared.
+//!
+//! Every such table has `id, org_id, code, code_key, name, name_key`, then the kind's own
+//! columns, then `status, version, created_at, updated_at, archived_at`.
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AnyConnection, Row};
+use steelyard_domain::access::DataScope;
+use steelyard_domain::master::{MasterRecord, RecordMeta, code_key};
+use steelyard_domain::page::{Page, PageRequest};
+use steelyard_domain::record::RecordStatus;
+use steelyard_domain::text::search_key;
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+use crate::organizations::escape_like;
+use crate::time::{from_micros, parse_uuid, to_micros};
+use crate::tx::Tx;
+
+/// One bound value: master tables mix text and integers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl Value {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text(Some(text.into()))
+    }
+}
+
+/// What a list asks for beyond the page: the status, `column IN (values)` conditions, and the
+/// `q=` text searched in the code and the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Conditions {
+    pub status: Option<RecordStatus>,
+    pub any_of: Vec<(&'static str, Vec<Value>)>,
+    pub q: Option<String>,
+}
+
+/// How one kind of master record is kept.
+pub trait MasterTable: MasterRecord + Send + Sync + Unpin + 'static {
+    const TABLE: &'static str;
+    /// The kind's own columns, in the order of [`MasterTable::field_values`].
+    const FIELD_COLUMNS: &'static [&'static str];
+    /// The list filter of the kind.
+    type Filter: Send + Sync;
+
+    fn code(fields: &Self::Fields) -> &str;
+    fn name(fields: &Self::Fields) -> &str;
+    fn field_values(fields: &Self::Fields) -> Result<Vec<Value>>;
+    fn fields_from_row(row: &AnyRow) -> Result<Self::Fields>;
+    fn conditions(filter: &Self::Filter) -> Conditions;
+}
+
+type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+fn bind_all(mut query: Query<'_>, values: Vec<Value>) -> Query<'_> {
+    for value in values {
+        query = match value {
+            Value::Text(text) => query.bind(text),
+            Value::Int(int) => query.bind(int),
+        };
+    }
+    query
+}
+
+/// Every column, in the order of [`row_values`].
+fn columns<T: MasterTable>() -> Vec<&'static str> {
+    let mut all = vec!["id", "org_id", "code", "code_key", "name", "name_key"];
+    all.extend_from_slice(T::FIELD_COLUMNS);
+    all.extend_from_slice(&[
+        "status",
+        "version",
+        "created_at",
+        "updated_at",
+        "archived_at",
+    ]);
+    all
+}
+
+fn row_values<T: MasterTable>(record: &T) -> Result<Vec<Value>> {
+    let fields = record.fields();
+    let meta = record.meta();
+    let mut values = vec![
+        Value::text(record.id().to_string()),
+        Value::text(record.organization_id().to_string()),
+        Value::text(T::code(fields)),
+        Value::text(code_key(T::code(fields))),
+        Value::text(T::name(fields)),
+        Value::text(search_key(T::name(fields))),
+    ];
+    values.extend(T::field_values(fields)?);
+    values.extend([
+        Value::text(meta.status.as_str()),
+        Value::Int(Some(meta.version)),
+        Value::Int(Some(to_micros(meta.created_at))),
+        Value::Int(Some(to_micros(meta.updated_at))),
+        Value::Int(meta.archived_at.map(to_micros)),
+    ]);
+    Ok(values)
+}
+
+pub async fn insert<T: MasterTable>(tx: &mut Tx, record: &T) -> Result<()> {
+    let columns = columns::<T>();
+    let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        T::TABLE,
+        columns.join(", "),
+        placeholders.join(", ")
+    );
+    bind_all(sqlx::query(&sql), row_values(record)?)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Writes `record` if the stored row is still at `version - 1`; `Stale` otherwise.
+pub async fn update<T: MasterTable>(tx: &mut Tx, record: &T) -> Result<()> {
+    let columns = columns::<T>();
+    // $1 is id and $2 org_id (the WHERE); created_at never changes, so it is checked too.
+    let assignments: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .skip(2)
+        .filter(|(_, c)| **c != "created_at")
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let created_at = columns.iter().position(|c| *c == "created_at").unwrap_or(0) + 1;
+    let sql = format!(
+        "UPDATE {} SET {} WHERE id = $1 AND org_id = $2 AND created_at = ${created_at} AND version = ${}",
+        T::TABLE,
+        assignments.join(", "),
+        columns.len() + 1
+    );
+    let mut values = row_values(record)?;
+    values.push(Value::Int(Some(record.meta().version - 1)));
+    let done = bind_all(sqlx::query(&sql), values)
+        .execute(tx.conn())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Stale);
+    }
+    Ok(())
+}
+
+pub async fn get<T: MasterTable>(db: &Db, scope: &DataScope, id: Uuid) -> Result<T> {
+    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+}
+
+pub async fn get_in<T: MasterTable>(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<T> {
+    fetch_one(tx.conn(), scope, id).await
+}
+
+async fn fetch_one<T: MasterTable>(
+    conn: &mut AnyConnection,
+    scope: &DataScope,
+    id: Uuid,
+) -> Result<T> {
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE id = $1",
+        columns::<T>().join(", "),
+        T::TABLE
+    );
+    let mut values = vec![Value::text(id.to_string())];
+    if let Some(org) = scope.org_id() {
+        sql.push_str(" AND org_id = $2");
+        values.push(Value::text(org.to_string()));
+    }
+    let row = bind_all(sqlx::query(&sql), values)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    from_row(&row)
+}
+
+/// A page of the records the scope can see, of `org_id` when given (every organization
+/// otherwise: super-admins working at platform level), in id order.
+pub async fn list<T: MasterTable>(
+    db: &Db,
+    scope: &DataScope,
+    org_id: Option<Uuid>,
+    filter: &T::Filter,
+    page: PageRequest,
+) -> Result<Page<T>> {
+    let conditions = T::conditions(filter);
+    let mut values: Vec<Value> = Vec::new();
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE 1 = 1",
+        columns::<T>().join(", "),
+        T::TABLE
+    );
+    let mut push = |sql: &mut String, clause: &str, value: Value| {
+        values.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", values.len())));
+    };
+    if let Some(org) = org_id.or(scope.org_id()) {
+        push(&mut sql, " AND org_id = ?", Value::text(org.to_string()));
+    }
+    if let Some(status) = conditions.status {
+        push(&mut sql, " AND status = ?", Value::text(status.as_str()));
+    }
+    for (column, options) in conditions.any_of {
+        if options.is_empty() {
+            continue;
+        }
+        let mut alternatives = Vec::new();
+        for option in options {
+            let mut clause = String::new();
+            push(&mut clause, &format!("{column} = ?"), option);
+            alternatives.push(clause);
+        }
+        sql.push_str(&format!(" AND ({})", alternatives.join(" OR ")));
+    }
+    if let Some(q) = conditions
+        .q
+        .as_deref()
+        .map(search_key)
+        .filter(|q| !q.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&q));
+        push(
+            &mut sql,
+            " AND (name_key LIKE ? ESCAPE '\\'",
+            Value::text(pattern.clone()),
+        );
+        push(
+            &mut sql,
+            " OR code_key LIKE ? ESCAPE '\\')",
+            Value::text(pattern),
+        );
+    }
+    if let Some(after) = page.after {
+        push(&mut sql, " AND id > ?", Value::text(after.to_string()));
+    }
+    sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
+    let rows = bind_all(sqlx::query(&sql), values)
+        .fetch_all(&db.read)
+        .await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<T>>>()?;
+    Ok(Page::from_overfetch(items, page, |r| r.id()))
+}
+
+fn from_row<T: MasterTable>(row: &AnyRow) -> Result<T> {
+    let meta = RecordMeta {
+        status: RecordStatus::parse(&row.try_get::<String, _>("status")?)
+            .map_err(|_| corrupt::<T>("status"))?,
+        version: row.try_get("version")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+        archived_at: row
+            .try_get::<Option<i64>, _>("archived_at")?
+            .map(from_micros)
+            .transpose()?,
+    };
+    Ok(T::assemble(
+        parse_uuid(&row.try_get::<String, _>("id")?)?,
+        parse_uuid(&row.try_get::<String, _>("org_id")?)?,
+        T::fields_from_row(row)?,
+        meta,
+    ))
+}
+
+/// A stored value of a `T` that no longer reads back.
+pub fn corrupt<T: MasterTable>(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("{} {what}", T::NOUN))
+}
