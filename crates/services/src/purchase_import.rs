@@ -151,8 +151,7 @@ async fn match_vendor(
                 similarity.stage = Some(MatchStage::Chosen);
                 ranking.offer(similarity, || (p.id, p.name.clone()));
             }
-            Err(error @ StoreError::Database(_)) => return Err(error.into()),
-            _ => {
+            Ok(_) | Err(StoreError::NotFound) => {
                 errors.add(
                     "vendor_id",
                     "unknown",
@@ -160,6 +159,7 @@ async fn match_vendor(
                 );
                 return Ok(None);
             }
+            Err(error) => return Err(error.into()),
         }
     }
     let filter = PartnerFilter {
@@ -225,12 +225,12 @@ async fn match_products(
                 similarity.stage = Some(MatchStage::Chosen);
                 rankings[i].offer(similarity, || p);
             }
-            Err(error @ StoreError::Database(_)) => return Err(error.into()),
-            _ => errors.add(
+            Ok(_) | Err(StoreError::NotFound) => errors.add(
                 &format!("lines[{i}].product_id"),
                 "unknown",
                 "is not an active product of this organization",
             ),
+            Err(error) => return Err(error.into()),
         }
     }
     let filter = ProductFilter {

@@ -113,8 +113,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         };
         let product = match steelyard_store::products::get(&app.db, &scope, product_id).await {
             Ok(p) if p.status == RecordStatus::Active => p,
-            Err(other @ StoreError::Database(_)) => return Err(other.into()),
-            _ => {
+            Ok(_) | Err(StoreError::NotFound) => {
                 errors.add(
                     &at("product_id"),
                     "unknown",
@@ -122,6 +121,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
                 );
                 continue;
             }
+            Err(other) => return Err(other.into()),
         };
         let unit = line
             .unit

@@ -52,6 +52,21 @@ impl DbTarget {
         }
     }
 
+    /// The SQLite file, when the target is one (not an in-memory database).
+    fn sqlite_path(&self) -> Option<PathBuf> {
+        match self {
+            Self::SqliteFile(path) => Some(path.clone()),
+            Self::Url(url) => {
+                let rest = url
+                    .strip_prefix("sqlite://")
+                    .or(url.strip_prefix("sqlite:"))?;
+                let path = rest.split('?').next().unwrap_or_default();
+                (!path.is_empty() && !path.starts_with(":memory:") && !url.contains("mode=memory"))
+                    .then(|| PathBuf::from(path))
+            }
+        }
+    }
+
     fn url(&self) -> String {
         match self {
             Self::SqliteFile(path) => format!("sqlite://{}?mode=rwc", path.display()),
@@ -129,6 +144,8 @@ pub struct MigrationInfo {
 pub struct Db {
     pub(crate) read: AnyPool,
     pub(crate) write: AnyPool,
+    /// SQLite files only: short reads without the sqlx hand-off (`inline.rs`).
+    pub(crate) inline: Option<std::sync::Arc<crate::inline::InlineReader>>,
     backend: Backend,
     max_connections: u32,
 }
@@ -165,6 +182,7 @@ impl Db {
                 Self {
                     read: pool.clone(),
                     write: pool,
+                    inline: None,
                     backend,
                     max_connections: settings.max_connections,
                 }
@@ -180,6 +198,9 @@ impl Db {
                 Self {
                     read,
                     write,
+                    inline: target
+                        .sqlite_path()
+                        .map(|path| std::sync::Arc::new(crate::inline::InlineReader::new(&path))),
                     backend,
                     max_connections: settings.max_connections + 1,
                 }

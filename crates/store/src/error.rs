@@ -19,6 +19,9 @@ pub enum StoreError {
     Busy,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A failure of an inline SQLite read (`inline.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -41,6 +44,17 @@ impl From<sqlx::Error> for StoreError {
             return Self::Busy;
         }
         Self::Database(error)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy
+            }
+            _ => Self::Sqlite(error),
+        }
     }
 }
 

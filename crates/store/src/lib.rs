@@ -12,6 +12,7 @@ mod db;
 mod error;
 pub mod events;
 pub mod idempotency;
+mod inline;
 pub mod inventory;
 pub mod master;
 pub mod master_data;

@@ -5,8 +5,8 @@
 //! Every such table has `id, org_id, code, code_key, name, name_key`, then the kind's own
 //! columns, then `status, version, created_at, updated_at, archived_at`.
 
-use sqlx::any::{AnyArguments, AnyRow};
-use sqlx::{Any, AnyConnection, Row};
+use sqlx::Any;
+use sqlx::any::AnyArguments;
 use steelyard_domain::access::DataScope;
 use steelyard_domain::master::{MasterRecord, RecordMeta, code_key};
 use steelyard_domain::page::{Page, PageRequest};
@@ -20,18 +20,8 @@ use crate::organizations::escape_like;
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
-/// One bound value: master tables mix text and integers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-impl Value {
-    pub fn text(text: impl Into<String>) -> Self {
-        Self::Text(Some(text.into()))
-    }
-}
+use crate::inline::FromColumns;
+pub use crate::inline::{Column, Columns, Value};
 
 /// What a list asks for beyond the page: the status, `column IN (values)` conditions, and the
 /// `q=` text searched in the code and the name.
@@ -53,7 +43,7 @@ pub trait MasterTable: MasterRecord + Send + Sync + Unpin + 'static {
     fn code(fields: &Self::Fields) -> &str;
     fn name(fields: &Self::Fields) -> &str;
     fn field_values(fields: &Self::Fields) -> Result<Vec<Value>>;
-    fn fields_from_row(row: &AnyRow) -> Result<Self::Fields>;
+    fn fields_from_row<R: Columns>(row: &R) -> Result<Self::Fields>;
     fn conditions(filter: &Self::Filter) -> Conditions;
 }
 
@@ -150,18 +140,24 @@ pub async fn update<T: MasterTable>(tx: &mut Tx, record: &T) -> Result<()> {
 }
 
 pub async fn get<T: MasterTable>(db: &Db, scope: &DataScope, id: Uuid) -> Result<T> {
-    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+    let (sql, values) = one::<T>(scope, id);
+    let record: Option<Record<T>> = db.read_optional(&sql, &values).await?;
+    record
+        .map(|Record(record)| record)
+        .ok_or(StoreError::NotFound)
 }
 
 pub async fn get_in<T: MasterTable>(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<T> {
-    fetch_one(tx.conn(), scope, id).await
+    let (sql, values) = one::<T>(scope, id);
+    let row = bind_all(sqlx::query(&sql), values)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(Record::<T>::from_columns(&row)?.0)
 }
 
-async fn fetch_one<T: MasterTable>(
-    conn: &mut AnyConnection,
-    scope: &DataScope,
-    id: Uuid,
-) -> Result<T> {
+/// The query for one record the scope can see, and its arguments.
+fn one<T: MasterTable>(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
     let mut sql = format!(
         "SELECT {} FROM {} WHERE id = $1",
         columns::<T>().join(", "),
@@ -172,11 +168,7 @@ async fn fetch_one<T: MasterTable>(
         sql.push_str(" AND org_id = $2");
         values.push(Value::text(org.to_string()));
     }
-    let row = bind_all(sqlx::query(&sql), values)
-        .fetch_optional(conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    from_row(&row)
+    (sql, values)
 }
 
 /// A page of the records the scope can see, of `org_id` when given (every organization
@@ -239,31 +231,34 @@ pub async fn list<T: MasterTable>(
         push(&mut sql, " AND id > ?", Value::text(after.to_string()));
     }
     sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let rows = bind_all(sqlx::query(&sql), values)
-        .fetch_all(&db.read)
-        .await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<T>>>()?;
-    Ok(Page::from_overfetch(items, page, |r| r.id()))
+    let records: Vec<Record<T>> = db.read_all(&sql, &values).await?;
+    let items = records.into_iter().map(|Record(record)| record).collect();
+    Ok(Page::from_overfetch(items, page, |r: &T| r.id()))
 }
 
-fn from_row<T: MasterTable>(row: &AnyRow) -> Result<T> {
-    let meta = RecordMeta {
-        status: RecordStatus::parse(&row.try_get::<String, _>("status")?)
-            .map_err(|_| corrupt::<T>("status"))?,
-        version: row.try_get("version")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-        archived_at: row
-            .try_get::<Option<i64>, _>("archived_at")?
-            .map(from_micros)
-            .transpose()?,
-    };
-    Ok(T::assemble(
-        parse_uuid(&row.try_get::<String, _>("id")?)?,
-        parse_uuid(&row.try_get::<String, _>("org_id")?)?,
-        T::fields_from_row(row)?,
-        meta,
-    ))
+/// A record of kind `T` read from a row of either engine.
+struct Record<T>(T);
+
+impl<T: MasterTable> FromColumns for Record<T> {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        let meta = RecordMeta {
+            status: RecordStatus::parse(&row.get::<String>("status")?)
+                .map_err(|_| corrupt::<T>("status"))?,
+            version: row.get("version")?,
+            created_at: from_micros(row.get("created_at")?)?,
+            updated_at: from_micros(row.get("updated_at")?)?,
+            archived_at: row
+                .get::<Option<i64>>("archived_at")?
+                .map(from_micros)
+                .transpose()?,
+        };
+        Ok(Record(T::assemble(
+            parse_uuid(&row.get::<String>("id")?)?,
+            parse_uuid(&row.get::<String>("org_id")?)?,
+            T::fields_from_row(row)?,
+            meta,
+        )))
+    }
 }
 
 /// A stored value of a `T` that no longer reads back.

@@ -2,8 +2,6 @@
 //! them (active employees of a department, organizations without a chart of accounts), and
 //! the tax columns order lines share.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
 use steelyard_domain::account::{Account, AccountFields, AccountFilter, AccountType};
 use steelyard_domain::commodity::{Commodity, CommodityFields, CommodityFilter};
 use steelyard_domain::department::{Department, DepartmentFields, DepartmentFilter};
@@ -14,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
-use crate::master::{Conditions, MasterTable, Value, corrupt};
+use crate::master::{Columns, Conditions, MasterTable, Value, corrupt};
 use crate::time::parse_uuid;
 use crate::tx::Tx;
 
@@ -48,16 +46,16 @@ impl MasterTable for Commodity {
         ])
     }
 
-    fn fields_from_row(row: &AnyRow) -> Result<CommodityFields> {
+    fn fields_from_row<R: Columns>(row: &R) -> Result<CommodityFields> {
         Ok(CommodityFields {
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            category: row.try_get("category")?,
-            hs_code: row.try_get("hs_code")?,
-            unit: row.try_get("unit")?,
-            quality: serde_json::from_str(&row.try_get::<String, _>("quality")?)
+            code: row.get("code")?,
+            name: row.get("name")?,
+            category: row.get("category")?,
+            hs_code: row.get("hs_code")?,
+            unit: row.get("unit")?,
+            quality: serde_json::from_str(&row.get::<String>("quality")?)
                 .map_err(|_| corrupt::<Self>("quality"))?,
-            quality_notes: row.try_get("quality_notes")?,
+            quality_notes: row.get("quality_notes")?,
         })
     }
 
@@ -97,15 +95,15 @@ impl MasterTable for Tax {
         ])
     }
 
-    fn fields_from_row(row: &AnyRow) -> Result<TaxFields> {
+    fn fields_from_row<R: Columns>(row: &R) -> Result<TaxFields> {
         Ok(TaxFields {
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            rate: Percent::from_scaled(row.try_get("rate")?),
-            inclusive: row.try_get::<i64, _>("inclusive")? != 0,
-            applies_to: TaxUse::parse(&row.try_get::<String, _>("applies_to")?)
+            code: row.get("code")?,
+            name: row.get("name")?,
+            rate: Percent::from_scaled(row.get("rate")?),
+            inclusive: row.get::<i64>("inclusive")? != 0,
+            applies_to: TaxUse::parse(&row.get::<String>("applies_to")?)
                 .map_err(|_| corrupt::<Self>("applies_to"))?,
-            description: row.try_get("description")?,
+            description: row.get("description")?,
         })
     }
 
@@ -146,13 +144,13 @@ impl MasterTable for Account {
         ])
     }
 
-    fn fields_from_row(row: &AnyRow) -> Result<AccountFields> {
+    fn fields_from_row<R: Columns>(row: &R) -> Result<AccountFields> {
         Ok(AccountFields {
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            account_type: AccountType::parse(&row.try_get::<String, _>("account_type")?)
+            code: row.get("code")?,
+            name: row.get("name")?,
+            account_type: AccountType::parse(&row.get::<String>("account_type")?)
                 .map_err(|_| corrupt::<Self>("account_type"))?,
-            description: row.try_get("description")?,
+            description: row.get("description")?,
         })
     }
 
@@ -186,11 +184,11 @@ impl MasterTable for Department {
         Ok(vec![Value::Text(f.description.clone())])
     }
 
-    fn fields_from_row(row: &AnyRow) -> Result<DepartmentFields> {
+    fn fields_from_row<R: Columns>(row: &R) -> Result<DepartmentFields> {
         Ok(DepartmentFields {
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
+            code: row.get("code")?,
+            name: row.get("name")?,
+            description: row.get("description")?,
         })
     }
 
@@ -227,18 +225,18 @@ impl MasterTable for Employee {
         ])
     }
 
-    fn fields_from_row(row: &AnyRow) -> Result<EmployeeFields> {
+    fn fields_from_row<R: Columns>(row: &R) -> Result<EmployeeFields> {
         let hired_on = row
-            .try_get::<Option<String>, _>("hired_on")?
+            .get::<Option<String>>("hired_on")?
             .map(|d| d.parse().map_err(|_| corrupt::<Self>("hired_on")))
             .transpose()?;
         Ok(EmployeeFields {
-            code: row.try_get("code")?,
-            name: row.try_get("name")?,
-            department_id: parse_uuid(&row.try_get::<String, _>("department_id")?)?,
-            job_title: row.try_get("job_title")?,
-            email: row.try_get("email")?,
-            phone: row.try_get("phone")?,
+            code: row.get("code")?,
+            name: row.get("name")?,
+            department_id: parse_uuid(&row.get::<String>("department_id")?)?,
+            job_title: row.get("job_title")?,
+            email: row.get("email")?,
+            phone: row.get("phone")?,
             hired_on,
         })
     }
@@ -265,7 +263,7 @@ pub async fn active_employees(tx: &mut Tx, org_id: Uuid, department_id: Uuid) ->
     .bind(department_id.to_string())
     .fetch_one(tx.conn())
     .await?;
-    Ok(row.try_get("n")?)
+    row.get("n")
 }
 
 /// Organizations that have no account at all: made before the chart was seeded on creation.
@@ -276,7 +274,7 @@ pub async fn organizations_without_accounts(db: &Db) -> Result<Vec<Uuid>> {
     .fetch_all(&db.read)
     .await?;
     rows.iter()
-        .map(|row| parse_uuid(&row.try_get::<String, _>("id")?))
+        .map(|row| parse_uuid(&row.get::<String>("id")?))
         .collect()
 }
 
@@ -294,15 +292,15 @@ pub(crate) fn line_tax_values(tax: &LineTax) -> (Option<String>, Option<i64>, i6
 }
 
 /// An order line's tax, read from [`LINE_TAX_COLUMNS`] of its row.
-pub(crate) fn line_tax_from_row(row: &AnyRow, line_total: Money) -> Result<LineTax> {
+pub(crate) fn line_tax_from_row<R: Columns>(row: &R, line_total: Money) -> Result<LineTax> {
     Ok(LineTax::stored(
         line_total,
-        row.try_get::<Option<String>, _>("tax_id")?
+        row.get::<Option<String>>("tax_id")?
             .map(|id| parse_uuid(&id))
             .transpose()?,
-        row.try_get::<Option<i64>, _>("tax_rate")?
+        row.get::<Option<i64>>("tax_rate")?
             .map(Percent::from_scaled),
-        row.try_get::<i64, _>("tax_inclusive")? != 0,
-        Money::from_scaled(row.try_get("tax_amount")?),
+        row.get::<i64>("tax_inclusive")? != 0,
+        Money::from_scaled(row.get("tax_amount")?),
     ))
 }

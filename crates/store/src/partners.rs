@@ -1,8 +1,6 @@
 //! Business partners in the database, read through the actor's data scope: INTERNAL actors
 //! see their organization's partners, EXTERNAL (partner portal) actors only their own partner.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 use steelyard_domain::access::DataScope;
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::{Partner, PartnerFilter, PartnerKind};
@@ -12,6 +10,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::inline::{Columns, FromColumns, Value};
 use crate::organizations::escape_like;
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
@@ -79,11 +78,34 @@ pub async fn update(tx: &mut Tx, p: &Partner) -> Result<()> {
 }
 
 pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<Partner> {
-    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+    let (sql, args) = one(scope, id);
+    let args: Vec<Value> = args.into_iter().map(Value::text).collect();
+    db.read_optional(&sql, &args)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Partner> {
-    fetch_one(tx.conn(), scope, id).await
+    let (sql, args) = one(scope, id);
+    let mut query = sqlx::query(&sql);
+    for arg in &args {
+        query = query.bind(arg);
+    }
+    let row = query
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Partner::from_columns(&row)
+}
+
+/// The query for one partner the scope can see, and its arguments.
+fn one(scope: &DataScope, id: Uuid) -> (String, Vec<String>) {
+    let mut args = vec![id.to_string()];
+    let clause = scope_clause(scope, &mut args);
+    (
+        format!("SELECT {COLUMNS} FROM partners WHERE id = $1{clause}"),
+        args,
+    )
 }
 
 /// The scope as SQL: `(clause, args)` appended to a WHERE.
@@ -98,21 +120,6 @@ fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
         clause.push_str(&format!(" AND id = ${}", args.len()));
     }
     clause
-}
-
-async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<Partner> {
-    let mut args = vec![id.to_string()];
-    let clause = scope_clause(scope, &mut args);
-    let sql = format!("SELECT {COLUMNS} FROM partners WHERE id = $1{clause}");
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let row = query
-        .fetch_optional(conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    from_row(&row)
 }
 
 /// A page of the partners the scope can see, of `org_id` when given (every organization
@@ -162,12 +169,8 @@ pub async fn list(
         push(&mut sql, " AND id > ?", after.to_string());
     }
     sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let rows = query.fetch_all(&db.read).await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let args: Vec<Value> = args.into_iter().map(Value::text).collect();
+    let items = db.read_all::<Partner>(&sql, &args).await?;
     Ok(Page::from_overfetch(items, page, |p| p.id))
 }
 
@@ -175,29 +178,32 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn from_row(row: &AnyRow) -> Result<Partner> {
-    let text = |name: &str| -> Result<String> { Ok(row.try_get::<String, _>(name)?) };
-    let corrupt = |what: &str| StoreError::Corrupt(format!("partner {what}"));
-    Ok(Partner {
-        id: parse_uuid(&text("id")?)?,
-        organization_id: parse_uuid(&text("org_id")?)?,
-        name: text("name")?,
-        kind: PartnerKind::parse(&text("kind")?).map_err(|_| corrupt("kind"))?,
-        tax_id: row.try_get("tax_id")?,
-        email: row.try_get("email")?,
-        phone: row.try_get("phone")?,
-        payment_terms_days: u32::try_from(row.try_get::<i64, _>("payment_terms_days")?)
-            .map_err(|_| corrupt("terms"))?,
-        currency: row.try_get("currency")?,
-        contacts: serde_json::from_str(&text("contacts")?).map_err(|_| corrupt("contacts"))?,
-        addresses: serde_json::from_str(&text("addresses")?).map_err(|_| corrupt("addresses"))?,
-        status: RecordStatus::parse(&text("status")?).map_err(|_| corrupt("status"))?,
-        version: row.try_get("version")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-        archived_at: row
-            .try_get::<Option<i64>, _>("archived_at")?
-            .map(from_micros)
-            .transpose()?,
-    })
+impl FromColumns for Partner {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        let text = |name: &str| -> Result<String> { row.get::<String>(name) };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("partner {what}"));
+        Ok(Partner {
+            id: parse_uuid(&text("id")?)?,
+            organization_id: parse_uuid(&text("org_id")?)?,
+            name: text("name")?,
+            kind: PartnerKind::parse(&text("kind")?).map_err(|_| corrupt("kind"))?,
+            tax_id: row.get("tax_id")?,
+            email: row.get("email")?,
+            phone: row.get("phone")?,
+            payment_terms_days: u32::try_from(row.get::<i64>("payment_terms_days")?)
+                .map_err(|_| corrupt("terms"))?,
+            currency: row.get("currency")?,
+            contacts: serde_json::from_str(&text("contacts")?).map_err(|_| corrupt("contacts"))?,
+            addresses: serde_json::from_str(&text("addresses")?)
+                .map_err(|_| corrupt("addresses"))?,
+            status: RecordStatus::parse(&text("status")?).map_err(|_| corrupt("status"))?,
+            version: row.get("version")?,
+            created_at: from_micros(row.get("created_at")?)?,
+            updated_at: from_micros(row.get("updated_at")?)?,
+            archived_at: row
+                .get::<Option<i64>>("archived_at")?
+                .map(from_micros)
+                .transpose()?,
+        })
+    }
 }

@@ -1,7 +1,5 @@
 //! Products in the database, scoped to the actor's organization.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 use steelyard_domain::access::DataScope;
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
@@ -12,6 +10,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::inline::{Columns, FromColumns, Value};
 use crate::organizations::escape_like;
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
@@ -19,12 +18,6 @@ use crate::tx::Tx;
 const COLUMNS: &str = "id, org_id, sku, name, category, tracked, stock_unit, purchase_unit, purchase_factor, \
                        sales_unit, sales_factor, standard_cost, list_price, low_stock_threshold, status, version, \
                        created_at, updated_at, archived_at";
-
-/// One bound value; products mix text and integers.
-enum Value {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
 
 fn values(p: &Product) -> Vec<Value> {
     use Value::{Int, Text};
@@ -97,33 +90,30 @@ pub async fn update(tx: &mut Tx, p: &Product) -> Result<()> {
 }
 
 pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<Product> {
-    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+    let (sql, args) = one(scope, id);
+    db.read_optional(&sql, &args)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Product> {
-    fetch_one(tx.conn(), scope, id).await
-}
-
-async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<Product> {
-    let (sql, org) = match scope.org_id() {
-        Some(org) => (
-            format!("SELECT {COLUMNS} FROM products WHERE id = $1 AND org_id = $2"),
-            Some(org.to_string()),
-        ),
-        None => (
-            format!("SELECT {COLUMNS} FROM products WHERE id = $1"),
-            None,
-        ),
-    };
-    let mut query = sqlx::query(&sql).bind(id.to_string());
-    if let Some(org) = org {
-        query = query.bind(org);
-    }
-    let row = query
-        .fetch_optional(conn)
+    let (sql, args) = one(scope, id);
+    let row = bind_all(sqlx::query(&sql), args)
+        .fetch_optional(tx.conn())
         .await?
         .ok_or(StoreError::NotFound)?;
-    from_row(&row)
+    Product::from_columns(&row)
+}
+
+/// The query for one product the scope can see, and its arguments.
+fn one(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
+    let mut args = vec![Value::text(id.to_string())];
+    let mut sql = format!("SELECT {COLUMNS} FROM products WHERE id = $1");
+    if let Some(org) = scope.org_id() {
+        args.push(Value::text(org.to_string()));
+        sql.push_str(" AND org_id = $2");
+    }
+    (sql, args)
 }
 
 /// A page of products the scope can see, of `org_id` when given, in id order.
@@ -194,52 +184,51 @@ pub async fn list(
         );
     }
     sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let rows = bind_all(sqlx::query(&sql), args)
-        .fetch_all(&db.read)
-        .await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let items = db.read_all::<Product>(&sql, &args).await?;
     Ok(Page::from_overfetch(items, page, |p| p.id))
 }
 
-fn from_row(row: &AnyRow) -> Result<Product> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("product {what}"));
-    let conversion = |unit: &str, factor: &str| -> Result<Option<UnitConversion>> {
-        Ok(
-            match (
-                row.try_get::<Option<String>, _>(unit)?,
-                row.try_get::<Option<i64>, _>(factor)?,
-            ) {
-                (Some(unit), Some(factor)) => Some(UnitConversion {
-                    unit,
-                    factor: Quantity::from_scaled(factor),
-                }),
-                _ => None,
-            },
-        )
-    };
-    Ok(Product {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        organization_id: parse_uuid(&row.try_get::<String, _>("org_id")?)?,
-        sku: row.try_get("sku")?,
-        name: row.try_get("name")?,
-        category: row.try_get("category")?,
-        tracked: row.try_get::<i64, _>("tracked")? != 0,
-        stock_unit: row.try_get("stock_unit")?,
-        purchase_unit: conversion("purchase_unit", "purchase_factor")?,
-        sales_unit: conversion("sales_unit", "sales_factor")?,
-        standard_cost: Money::from_scaled(row.try_get("standard_cost")?),
-        list_price: Money::from_scaled(row.try_get("list_price")?),
-        low_stock_threshold: row
-            .try_get::<Option<i64>, _>("low_stock_threshold")?
-            .map(Quantity::from_scaled),
-        status: RecordStatus::parse(&row.try_get::<String, _>("status")?)
-            .map_err(|_| corrupt("status"))?,
-        version: row.try_get("version")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-        archived_at: row
-            .try_get::<Option<i64>, _>("archived_at")?
-            .map(from_micros)
-            .transpose()?,
-    })
+impl FromColumns for Product {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("product {what}"));
+        let conversion = |unit: &str, factor: &str| -> Result<Option<UnitConversion>> {
+            Ok(
+                match (
+                    row.get::<Option<String>>(unit)?,
+                    row.get::<Option<i64>>(factor)?,
+                ) {
+                    (Some(unit), Some(factor)) => Some(UnitConversion {
+                        unit,
+                        factor: Quantity::from_scaled(factor),
+                    }),
+                    _ => None,
+                },
+            )
+        };
+        Ok(Product {
+            id: parse_uuid(&row.get::<String>("id")?)?,
+            organization_id: parse_uuid(&row.get::<String>("org_id")?)?,
+            sku: row.get("sku")?,
+            name: row.get("name")?,
+            category: row.get("category")?,
+            tracked: row.get::<i64>("tracked")? != 0,
+            stock_unit: row.get("stock_unit")?,
+            purchase_unit: conversion("purchase_unit", "purchase_factor")?,
+            sales_unit: conversion("sales_unit", "sales_factor")?,
+            standard_cost: Money::from_scaled(row.get("standard_cost")?),
+            list_price: Money::from_scaled(row.get("list_price")?),
+            low_stock_threshold: row
+                .get::<Option<i64>>("low_stock_threshold")?
+                .map(Quantity::from_scaled),
+            status: RecordStatus::parse(&row.get::<String>("status")?)
+                .map_err(|_| corrupt("status"))?,
+            version: row.get("version")?,
+            created_at: from_micros(row.get("created_at")?)?,
+            updated_at: from_micros(row.get("updated_at")?)?,
+            archived_at: row
+                .get::<Option<i64>>("archived_at")?
+                .map(from_micros)
+                .transpose()?,
+        })
+    }
 }

@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use steelyard_domain::access::DataScope;
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
@@ -13,6 +12,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::inline::{Columns, FromColumns, Value};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
@@ -51,31 +51,50 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     .bind(po.tax_total.scaled())
     .execute(tx.conn())
     .await?;
-    for line in &po.lines {
-        let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
-        sqlx::query(&format!(
+    // The lines in as few statements as possible: each statement holds SQLite's one writer.
+    const COLUMNS_PER_LINE: usize = 14;
+    for chunk in po.lines.chunks(LINES_PER_INSERT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let first = row * COLUMNS_PER_LINE + 1;
+                let params: Vec<String> = (first..first + COLUMNS_PER_LINE)
+                    .map(|n| format!("${n}"))
+                    .collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
             "INSERT INTO purchase_order_lines (id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, \
-             unit_factor, received, {LINE_TAX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        ))
-        .bind(line.id.to_string())
-        .bind(po.id.to_string())
-        .bind(i64::from(line.line_no))
-        .bind(line.product_id.to_string())
-        .bind(line.quantity.scaled())
-        .bind(&line.unit)
-        .bind(line.unit_price.scaled())
-        .bind(line.line_total.scaled())
-        .bind(line.unit_factor.scaled())
-        .bind(line.received.scaled())
-        .bind(tax_id)
-        .bind(tax_rate)
-        .bind(tax_inclusive)
-        .bind(tax_amount)
-        .execute(tx.conn())
-        .await?;
+             unit_factor, received, {LINE_TAX_COLUMNS}) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for line in chunk {
+            let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
+            query = query
+                .bind(line.id.to_string())
+                .bind(po.id.to_string())
+                .bind(i64::from(line.line_no))
+                .bind(line.product_id.to_string())
+                .bind(line.quantity.scaled())
+                .bind(line.unit.clone())
+                .bind(line.unit_price.scaled())
+                .bind(line.line_total.scaled())
+                .bind(line.unit_factor.scaled())
+                .bind(line.received.scaled())
+                .bind(tax_id)
+                .bind(tax_rate)
+                .bind(tax_inclusive)
+                .bind(tax_amount);
+        }
+        query.execute(tx.conn()).await?;
     }
     Ok(())
 }
+
+/// Lines per multi-row INSERT: 100 × 14 values stays far below both engines' limits on bound
+/// parameters (SQLite 32,766, PostgreSQL 65,535).
+const LINES_PER_INSERT: usize = 100;
 
 /// Writes the header (status, version, times) and each line's received quantity if the stored
 /// order is still at `version - 1`.
@@ -123,71 +142,91 @@ fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
 }
 
 pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
-    fetch_one(&mut *db.read.acquire().await?, scope, id).await
-}
-
-pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
-    fetch_one(tx.conn(), scope, id).await
-}
-
-async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
-    let mut args = vec![id.to_string()];
-    let clause = scope_clause(scope, &mut args);
-    let sql = format!("SELECT {COLUMNS} FROM purchase_orders WHERE id = $1{clause}");
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let row = query
-        .fetch_optional(&mut *conn)
+    let (sql, args) = one(scope, id);
+    let mut po: PurchaseOrder = db
+        .read_optional(&sql, &args)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let mut po = header_from_row(&row)?;
-    po.lines = lines_of(conn, &[po.id])
-        .await?
-        .remove(&po.id)
-        .unwrap_or_default();
+    let (sql, args) = lines_query(&[po.id]);
+    let lines: Vec<OrderLine> = db.read_all(&sql, &args).await?;
+    po.lines = lines.into_iter().map(|OrderLine(_, line)| line).collect();
     Ok(po)
 }
 
-async fn lines_of(
-    conn: &mut AnyConnection,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<PurchaseOrderLine>>> {
-    let mut by_order: HashMap<Uuid, Vec<PurchaseOrderLine>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(by_order);
+pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
+    let (sql, args) = one(scope, id);
+    let row = bind_values(sqlx::query(&sql), &args)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let mut po = PurchaseOrder::from_columns(&row)?;
+    let (sql, args) = lines_query(&[po.id]);
+    for row in bind_values(sqlx::query(&sql), &args)
+        .fetch_all(tx.conn())
+        .await?
+    {
+        po.lines.push(OrderLine::from_columns(&row)?.1);
     }
+    Ok(po)
+}
+
+/// The query for one order the scope can see, and its arguments.
+fn one(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
+    let mut args = vec![id.to_string()];
+    let clause = scope_clause(scope, &mut args);
+    let sql = format!("SELECT {COLUMNS} FROM purchase_orders WHERE id = $1{clause}");
+    (sql, args.into_iter().map(Value::text).collect())
+}
+
+fn bind_values<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    values: &'q [Value],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for value in values {
+        query = match value {
+            Value::Text(text) => query.bind(text.as_deref()),
+            Value::Int(int) => query.bind(*int),
+        };
+    }
+    query
+}
+
+/// The lines of the given orders, in order and line number.
+fn lines_query(ids: &[Uuid]) -> (String, Vec<Value>) {
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, unit_factor, received, \
          {LINE_TAX_COLUMNS} FROM purchase_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
         placeholders.join(", ")
     );
-    let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id.to_string());
-    }
-    for row in query.fetch_all(conn).await? {
-        let order_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
-        let line_total = Money::from_scaled(row.try_get(7)?);
-        by_order
-            .entry(order_id)
-            .or_default()
-            .push(PurchaseOrderLine {
-                id: parse_uuid(&row.try_get::<String, _>(0)?)?,
-                line_no: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
-                product_id: parse_uuid(&row.try_get::<String, _>(3)?)?,
-                quantity: Quantity::from_scaled(row.try_get(4)?),
-                unit: row.try_get(5)?,
-                unit_price: Money::from_scaled(row.try_get(6)?),
+    (
+        sql,
+        ids.iter().map(|id| Value::text(id.to_string())).collect(),
+    )
+}
+
+/// A line with the id of its order.
+struct OrderLine(Uuid, PurchaseOrderLine);
+
+impl FromColumns for OrderLine {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        let line_total = Money::from_scaled(row.get("line_total")?);
+        Ok(OrderLine(
+            parse_uuid(&row.get::<String>("order_id")?)?,
+            PurchaseOrderLine {
+                id: parse_uuid(&row.get::<String>("id")?)?,
+                line_no: u32::try_from(row.get::<i64>("line_no")?).unwrap_or(0),
+                product_id: parse_uuid(&row.get::<String>("product_id")?)?,
+                quantity: Quantity::from_scaled(row.get("quantity")?),
+                unit: row.get("unit")?,
+                unit_price: Money::from_scaled(row.get("unit_price")?),
                 line_total,
-                tax: line_tax_from_row(&row, line_total)?,
-                unit_factor: Quantity::from_scaled(row.try_get(8)?),
-                received: Quantity::from_scaled(row.try_get(9)?),
-            });
+                tax: line_tax_from_row(row, line_total)?,
+                unit_factor: Quantity::from_scaled(row.get("unit_factor")?),
+                received: Quantity::from_scaled(row.get("received")?),
+            },
+        ))
     }
-    Ok(by_order)
 }
 
 /// Filters of the purchase order list.
@@ -231,18 +270,16 @@ pub async fn list(
         push(&mut sql, " AND id > ?", after.to_string());
     }
     sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let mut conn = db.read.acquire().await?;
-    let rows = query.fetch_all(&mut *conn).await?;
-    let mut orders = rows
-        .iter()
-        .map(header_from_row)
-        .collect::<Result<Vec<_>>>()?;
+    let args: Vec<Value> = args.into_iter().map(Value::text).collect();
+    let mut orders: Vec<PurchaseOrder> = db.read_all(&sql, &args).await?;
     let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
-    let mut lines = lines_of(&mut conn, &ids).await?;
+    let mut lines: HashMap<Uuid, Vec<PurchaseOrderLine>> = HashMap::new();
+    if !ids.is_empty() {
+        let (sql, args) = lines_query(&ids);
+        for OrderLine(order_id, line) in db.read_all::<OrderLine>(&sql, &args).await? {
+            lines.entry(order_id).or_default().push(line);
+        }
+    }
     for order in &mut orders {
         order.lines = lines.remove(&order.id).unwrap_or_default();
     }
@@ -271,25 +308,28 @@ pub async fn number_exists(db: &Db, org_id: Uuid, number: &str) -> Result<bool> 
     Ok(row.try_get::<i64, _>(0)? > 0)
 }
 
-fn header_from_row(row: &AnyRow) -> Result<PurchaseOrder> {
-    Ok(PurchaseOrder {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        organization_id: parse_uuid(&row.try_get::<String, _>("org_id")?)?,
-        number: row.try_get("number")?,
-        vendor_id: parse_uuid(&row.try_get::<String, _>("vendor_id")?)?,
-        status: PoStatus::parse(&row.try_get::<String, _>("status")?)
-            .map_err(|_| StoreError::Corrupt("po status".into()))?,
-        notes: row.try_get("notes")?,
-        lines: Vec::new(),
-        subtotal: Money::from_scaled(row.try_get("subtotal")?),
-        tax_total: Money::from_scaled(row.try_get("tax_total")?),
-        total: Money::from_scaled(row.try_get("total")?),
-        version: row.try_get("version")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-        confirmed_at: row
-            .try_get::<Option<i64>, _>("confirmed_at")?
-            .map(from_micros)
-            .transpose()?,
-    })
+/// The order's header; its lines are read separately.
+impl FromColumns for PurchaseOrder {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        Ok(PurchaseOrder {
+            id: parse_uuid(&row.get::<String>("id")?)?,
+            organization_id: parse_uuid(&row.get::<String>("org_id")?)?,
+            number: row.get("number")?,
+            vendor_id: parse_uuid(&row.get::<String>("vendor_id")?)?,
+            status: PoStatus::parse(&row.get::<String>("status")?)
+                .map_err(|_| StoreError::Corrupt("po status".into()))?,
+            notes: row.get("notes")?,
+            lines: Vec::new(),
+            subtotal: Money::from_scaled(row.get("subtotal")?),
+            tax_total: Money::from_scaled(row.get("tax_total")?),
+            total: Money::from_scaled(row.get("total")?),
+            version: row.get("version")?,
+            created_at: from_micros(row.get("created_at")?)?,
+            updated_at: from_micros(row.get("updated_at")?)?,
+            confirmed_at: row
+                .get::<Option<i64>>("confirmed_at")?
+                .map(from_micros)
+                .transpose()?,
+        })
+    }
 }

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::Result;
+use crate::inline::{Columns, FromColumns, Value};
 use crate::time::{now, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -176,22 +177,36 @@ pub async fn is_open(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
 /// Whether a session is open and its user active, in one statement: the check every
 /// request with an access token makes.
 pub async fn is_open_for_active_user(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
-    let row = sqlx::query(
-        "SELECT s.revoked_at, s.expires_at, u.status FROM sessions s \
-         JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2",
-    )
-    .bind(session_id.to_string())
-    .bind(user_id.to_string())
-    .fetch_optional(&db.read)
-    .await?;
-    Ok(match row {
-        None => false,
-        Some(row) => {
-            row.try_get::<Option<i64>, _>(0)?.is_none()
-                && row.try_get::<i64, _>(1)? > to_micros(now())
-                && row.try_get::<String, _>(2)? == "active"
-        }
-    })
+    let state: Option<SessionState> = db
+        .read_optional(
+            "SELECT s.revoked_at, s.expires_at, u.status FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2",
+            &[
+                Value::text(session_id.to_string()),
+                Value::text(user_id.to_string()),
+            ],
+        )
+        .await?;
+    Ok(state.is_some_and(|state| {
+        state.revoked_at.is_none() && state.expires_at > to_micros(now()) && state.user_active
+    }))
+}
+
+/// What the per-request check reads of a session and its user.
+struct SessionState {
+    revoked_at: Option<i64>,
+    expires_at: i64,
+    user_active: bool,
+}
+
+impl FromColumns for SessionState {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        Ok(Self {
+            revoked_at: row.get("revoked_at")?,
+            expires_at: row.get("expires_at")?,
+            user_active: row.get::<String>("status")? == "active",
+        })
+    }
 }
 
 /// Deletes sessions (and their refresh tokens) that expired or were revoked more than `age`

@@ -125,25 +125,37 @@ impl Tx {
         Ok(stored)
     }
 
+    /// Reads (and on PostgreSQL locks) the organization's chain head, creating it on the
+    /// organization's first event. One statement in the usual case, where the head exists.
     async fn lock_chain_head(&mut self, org: &str) -> Result<(i64, String)> {
-        sqlx::query(
-            "INSERT INTO event_chain_heads (org_id, last_seq, last_hash) VALUES ($1, 0, $2) \
-             ON CONFLICT (org_id) DO NOTHING",
-        )
-        .bind(org)
-        .bind(GENESIS_HASH)
-        .execute(&mut *self.inner)
-        .await?;
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
         };
-        let row = sqlx::query(&format!(
-            "SELECT last_seq, last_hash FROM event_chain_heads WHERE org_id = $1{lock}"
-        ))
-        .bind(org)
-        .fetch_one(&mut *self.inner)
-        .await?;
+        let select =
+            format!("SELECT last_seq, last_hash FROM event_chain_heads WHERE org_id = $1{lock}");
+        let head = sqlx::query(&select)
+            .bind(org)
+            .fetch_optional(&mut *self.inner)
+            .await?;
+        let row = match head {
+            Some(row) => row,
+            None => {
+                // Another transaction may create it first: do nothing then, and lock theirs.
+                sqlx::query(
+                    "INSERT INTO event_chain_heads (org_id, last_seq, last_hash) VALUES ($1, 0, $2) \
+                     ON CONFLICT (org_id) DO NOTHING",
+                )
+                .bind(org)
+                .bind(GENESIS_HASH)
+                .execute(&mut *self.inner)
+                .await?;
+                sqlx::query(&select)
+                    .bind(org)
+                    .fetch_one(&mut *self.inner)
+                    .await?
+            }
+        };
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 }
