@@ -19,7 +19,7 @@ use steelyard_domain::text::parse_optional_line;
 use steelyard_domain::validation::invalid;
 use steelyard_store::purchasing as store;
 pub use steelyard_store::purchasing::PoFilter;
-use steelyard_store::{StoreError, Tx};
+use steelyard_store::{Backend, StoreError, Tx};
 use uuid::Uuid;
 
 use crate::inventory::{MoveRequest, post_move, virtual_location};
@@ -207,19 +207,21 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     }
     errors.finish()?;
     let mut tx = app.begin(ctx).await?;
+    // On PostgreSQL the counter's row lock serializes every order of the organization until
+    // commit, so the number is taken last there: the order goes in under a placeholder and
+    // gets its number right before the event chain (whose head is locked anyway). On SQLite
+    // the transaction holds the one writer throughout, and the extra statement would only cost.
+    let late_number = number.is_none() && tx.backend() == Backend::Postgres;
+    let id = steelyard_domain::new_id();
     let number = match number {
         Some(number) => number,
-        // Skips numbers a caller already chose by hand, so the counter never gets stuck.
-        None => loop {
-            let candidate = document_number("PO", store::next_number(&mut tx, org_id, "PO").await?);
-            if !store::number_taken(&mut tx, org_id, &candidate).await? {
-                break candidate;
-            }
-        },
+        // No valid number has a `~`, so the placeholder never meets a real one.
+        None if late_number => format!("~{id}"),
+        None => take_number(&mut tx, org_id).await?,
     };
     let now = steelyard_store::now();
-    let po = PurchaseOrder {
-        id: steelyard_domain::new_id(),
+    let mut po = PurchaseOrder {
+        id,
         organization_id: org_id,
         number,
         vendor_id: draft.vendor_id.unwrap_or_default(),
@@ -238,6 +240,10 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         StoreError::Duplicate(_) => PurchaseOrder::duplicate(&po),
         other => other.into(),
     })?;
+    if late_number {
+        po.number = take_number(&mut tx, org_id).await?;
+        store::set_number(&mut tx, po.id, &po.number).await?;
+    }
     tx.record(NewEvent::of_change(
         org_id,
         AGGREGATE,
@@ -249,6 +255,17 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     ctx.remember_created(&mut tx, &po)?;
     app.commit(tx).await?;
     Ok(po)
+}
+
+/// The next free automatic number: skips numbers a caller already chose by hand, so the
+/// counter never gets stuck.
+async fn take_number(tx: &mut Tx, org_id: Uuid) -> Result<String> {
+    loop {
+        let candidate = document_number("PO", store::next_number(tx, org_id, "PO").await?);
+        if !store::number_taken(tx, org_id, &candidate).await? {
+            return Ok(candidate);
+        }
+    }
 }
 
 pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<PurchaseOrder> {

@@ -286,6 +286,16 @@ pub async fn list(
     Ok(Page::from_overfetch(orders, page, |o| o.id))
 }
 
+/// Gives a just-inserted order its number (it went in under a placeholder).
+pub async fn set_number(tx: &mut Tx, id: Uuid, number: &str) -> Result<()> {
+    sqlx::query("UPDATE purchase_orders SET number = $1 WHERE id = $2")
+        .bind(number)
+        .bind(id.to_string())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Whether the number is taken, inside a write transaction.
 pub async fn number_taken(tx: &mut Tx, org_id: Uuid, number: &str) -> Result<bool> {
     let row = sqlx::query("SELECT COUNT(*) FROM purchase_orders WHERE org_id = $1 AND number = $2")
