@@ -55,7 +55,7 @@ pub async fn create_location(app: &App, ctx: &Ctx, draft: LocationDraft) -> Resu
     errors.finish()?;
     let mut tx = app.begin(ctx).await?;
     if let Some(parent) = draft.parent_id {
-        let parent = store::location(tx.conn(), Some(org_id), parent)
+        let parent = store::location_in(&mut tx, Some(org_id), parent)
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => Error::Validation(FieldErrors::single(
@@ -392,7 +392,7 @@ async fn tracked_product(tx: &mut Tx, org_id: Uuid, id: Uuid) -> Result<Product>
 }
 
 async fn internal_location(tx: &mut Tx, org_id: Uuid, id: Uuid, field: &str) -> Result<Location> {
-    let location = store::location(tx.conn(), Some(org_id), id)
+    let location = store::location_in(tx, Some(org_id), id)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => Error::Validation(FieldErrors::single(
@@ -490,9 +490,5 @@ pub async fn valuation(app: &App, ctx: &Ctx, product_id: Uuid) -> Result<Valuati
     let product = steelyard_store::products::get(&app.db, &ctx.actor.scope, product_id)
         .await
         .map_err(|_| Error::NotFound("product"))?;
-    Ok(store::valuation(
-        &mut *app.db.reader().acquire().await.map_err(StoreError::from)?,
-        product.id,
-    )
-    .await?)
+    Ok(store::valuation(&app.db, product.id).await?)
 }

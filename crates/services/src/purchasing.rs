@@ -417,8 +417,8 @@ pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Res
         .await
         .map_err(not_found)?;
     let org_id = current.organization_id;
-    let location = steelyard_store::inventory::location(
-        tx.conn(),
+    let location = steelyard_store::inventory::location_in(
+        &mut tx,
         Some(org_id),
         draft.location_id.unwrap_or_default(),
     )

@@ -458,7 +458,7 @@ pub async fn ship(app: &App, ctx: &Ctx, id: Uuid, draft: ShipmentDraft) -> Resul
             let org_id = before.organization_id;
             let scope = DataScope::Organization(org_id);
             let from =
-                steelyard_store::inventory::location(tx.conn(), Some(org_id), before.location_id)
+                steelyard_store::inventory::location_in(tx, Some(org_id), before.location_id)
                     .await?;
             let customers = virtual_location(tx, org_id, LocationKind::Customer).await?;
             for (line_id, quantity) in &lines {

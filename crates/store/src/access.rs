@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::sql::query;
 use crate::time::{from_micros, now, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -21,13 +22,13 @@ pub struct Membership {
 }
 
 pub async fn insert_membership(tx: &mut Tx, m: &Membership) -> Result<()> {
-    sqlx::query("INSERT INTO memberships (user_id, org_id, role, partner_id, created_at) VALUES ($1, $2, $3, $4, $5)")
+    query("INSERT INTO memberships (user_id, org_id, role, partner_id, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(m.user_id.to_string())
         .bind(m.org_id.to_string())
         .bind(&m.role)
         .bind(m.partner_id.map(|p| p.to_string()))
         .bind(to_micros(m.created_at))
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -77,14 +78,14 @@ pub struct RoleRow {
 
 pub async fn insert_role(tx: &mut Tx, role: &RoleRow) -> Result<()> {
     let at = to_micros(now());
-    sqlx::query("INSERT INTO roles (org_id, name, permissions, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+    query("INSERT INTO roles (org_id, name, permissions, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(role.org_id.to_string())
         .bind(&role.name)
         .bind(role.permissions.join(","))
         .bind(role.version)
         .bind(at)
         .bind(at)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::sql::{Value, query};
 use crate::time::{from_micros, now, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -27,7 +28,7 @@ const COLUMNS: &str =
     "id, user_id, org_id, name, permissions, created_at, expires_at, last_used_at, revoked_at";
 
 pub async fn insert(tx: &mut Tx, token: &ApiTokenRow, token_hash: &str) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO api_tokens ({COLUMNS}, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+    query(format!("INSERT INTO api_tokens ({COLUMNS}, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(token.id.to_string())
         .bind(token.user_id.to_string())
         .bind(token.org_id.map(|o| o.to_string()))
@@ -38,7 +39,7 @@ pub async fn insert(tx: &mut Tx, token: &ApiTokenRow, token_hash: &str) -> Resul
         .bind(None::<i64>)
         .bind(None::<i64>)
         .bind(token_hash)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -67,13 +68,13 @@ pub async fn find_live(db: &Db, token_hash: &str) -> Result<Option<ApiTokenRow>>
 
 /// Revokes one of the user's tokens; NotFound when the user has no such live token.
 pub async fn revoke(tx: &mut Tx, user_id: Uuid, id: Uuid) -> Result<()> {
-    let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+    let done = query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(id.to_string())
         .bind(user_id.to_string())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())
@@ -82,12 +83,15 @@ pub async fn revoke(tx: &mut Tx, user_id: Uuid, id: Uuid) -> Result<()> {
 /// Notes a use, at most once a minute per token so reads stay cheap.
 pub async fn touch(db: &Db, id: Uuid) -> Result<()> {
     let at = to_micros(now());
-    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
-        .bind(at)
-        .bind(id.to_string())
-        .bind(at - 60_000_000)
-        .execute(&db.write)
-        .await?;
+    db.write_once(
+        "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        &[
+            Value::Int(Some(at)),
+            Value::text(id.to_string()),
+            Value::Int(Some(at - 60_000_000)),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

@@ -146,6 +146,8 @@ pub struct Db {
     pub(crate) write: AnyPool,
     /// SQLite files only: short reads without the sqlx hand-off (`inline.rs`).
     pub(crate) inline: Option<std::sync::Arc<crate::inline::InlineReader>>,
+    /// SQLite files only: write transactions without the sqlx hand-off (`writer.rs`).
+    pub(crate) writer: Option<std::sync::Arc<crate::writer::SqliteWriter>>,
     backend: Backend,
     max_connections: u32,
 }
@@ -183,24 +185,34 @@ impl Db {
                     read: pool.clone(),
                     write: pool,
                     inline: None,
+                    writer: None,
                     backend,
                     max_connections: settings.max_connections,
                 }
             }
             Backend::Sqlite => {
-                let write = sqlite_pool(1, settings.acquire_timeout * 6)
+                let write_timeout = settings.acquire_timeout * 6;
+                let write = sqlite_pool(1, write_timeout)
                     .connect_with(options.clone())
                     .await?;
                 write.execute("PRAGMA journal_mode = WAL").await?;
+                let path = target.sqlite_path();
+                let writer = match &path {
+                    Some(path) => Some(std::sync::Arc::new(crate::writer::SqliteWriter::open(
+                        path,
+                        write_timeout,
+                    )?)),
+                    None => None,
+                };
                 let read = sqlite_pool(settings.max_connections, settings.acquire_timeout)
                     .connect_with(options)
                     .await?;
                 Self {
                     read,
                     write,
-                    inline: target
-                        .sqlite_path()
+                    inline: path
                         .map(|path| std::sync::Arc::new(crate::inline::InlineReader::new(&path))),
+                    writer,
                     backend,
                     max_connections: settings.max_connections + 1,
                 }
@@ -285,6 +297,19 @@ impl Db {
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+
+    /// One write statement outside any transaction (bookkeeping with no event, such as a
+    /// failed-login count): on SQLite's writer, or the pool. How many rows it changed.
+    pub(crate) async fn write_once(&self, sql: &str, args: &[crate::sql::Value]) -> Result<u64> {
+        if let Some(writer) = &self.writer {
+            let connection = writer.lock().await?;
+            return crate::sql::sqlite_execute(&connection, sql, args);
+        }
+        Ok(crate::sql::sqlx_query(sql, args)
+            .execute(&self.write)
+            .await?
+            .rows_affected())
     }
 
     /// The pool for reads that need no transaction.

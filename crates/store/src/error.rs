@@ -19,7 +19,7 @@ pub enum StoreError {
     Busy,
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
-    /// A failure of an inline SQLite read (`inline.rs`).
+    /// A failure of an inline SQLite statement (`inline.rs`, `writer.rs`).
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
     #[error("migration failed: {0}")]
@@ -49,11 +49,22 @@ impl From<sqlx::Error> for StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        match error.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                Self::Busy
+        // The extended codes of a unique index and of a primary key.
+        const UNIQUE: i32 = 2067;
+        const PRIMARY_KEY: i32 = 1555;
+        match &error {
+            rusqlite::Error::SqliteFailure(failure, message)
+                if matches!(failure.extended_code, UNIQUE | PRIMARY_KEY) =>
+            {
+                // "UNIQUE constraint failed: table.column": as telling as PostgreSQL's name.
+                Self::Duplicate(message.clone().unwrap_or_else(|| failure.to_string()))
             }
-            _ => Self::Sqlite(error),
+            _ => match error.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    Self::Busy
+                }
+                _ => Self::Sqlite(error),
+            },
         }
     }
 }

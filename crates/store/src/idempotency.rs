@@ -1,10 +1,12 @@
 //! Idempotency keys: the first response to a keyed POST, kept so a retry gets it again.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use crate::db::Db;
 use crate::error::Result;
+use crate::sql::{Value, query};
 use crate::time;
+use crate::tx::Tx;
 
 /// A stored response. `fingerprint` identifies the request it answered, so the same key sent
 /// with a different request is told apart from a retry.
@@ -38,8 +40,8 @@ pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<IdempotencyR
     .transpose()
 }
 
-pub(crate) async fn insert(conn: &mut AnyConnection, record: &IdempotencyRecord) -> Result<()> {
-    sqlx::query(
+pub(crate) async fn insert(tx: &mut Tx, record: &IdempotencyRecord) -> Result<()> {
+    query(
         "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, status, body, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -49,7 +51,7 @@ pub(crate) async fn insert(conn: &mut AnyConnection, record: &IdempotencyRecord)
     .bind(i64::from(record.status))
     .bind(&record.body)
     .bind(time::to_micros(time::now()))
-    .execute(conn)
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -58,9 +60,9 @@ pub(crate) async fn insert(conn: &mut AnyConnection, record: &IdempotencyRecord)
 pub async fn purge_older_than(db: &Db, max_age: std::time::Duration) -> Result<u64> {
     let cutoff =
         time::to_micros(time::now()) - i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
-    let done = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(cutoff)
-        .execute(&db.write)
-        .await?;
-    Ok(done.rows_affected())
+    db.write_once(
+        "DELETE FROM idempotency_keys WHERE created_at < $1",
+        &[Value::Int(Some(cutoff))],
+    )
+    .await
 }

@@ -12,12 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use sqlx::Row;
-use sqlx::any::AnyRow;
 use thread_local::ThreadLocal;
 
 use crate::db::Db;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
+use crate::sql::{FromColumns, Value, sqlite_rows, sqlx_query};
 
 /// One query-only SQLite connection per thread, opened on first use.
 pub(crate) struct InlineReader {
@@ -59,70 +58,8 @@ impl InlineReader {
 
     fn query<T: FromColumns>(&self, sql: &str, args: &[Value]) -> Result<Vec<T>> {
         let connection = self.connections.get_or_try(|| self.open())?;
-        let mut statement = connection.prepare_cached(sql)?;
-        for (n, arg) in args.iter().enumerate() {
-            let name = format!("${}", n + 1);
-            let index = statement
-                .parameter_index(&name)?
-                .ok_or_else(|| StoreError::Corrupt(format!("no parameter {name} in {sql}")))?;
-            match arg {
-                Value::Text(text) => statement.raw_bind_parameter(index, text)?,
-                Value::Int(int) => statement.raw_bind_parameter(index, int)?,
-            }
-        }
-        let mut rows = statement.raw_query();
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            items.push(T::from_columns(row)?);
-        }
-        Ok(items)
+        sqlite_rows(connection, sql, args)
     }
-}
-
-/// One bound value: the store's tables mix text and integers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-impl Value {
-    pub fn text(text: impl Into<String>) -> Self {
-        Self::Text(Some(text.into()))
-    }
-}
-
-/// A result row of either engine, read by column name.
-pub trait Columns {
-    fn get<T: Column>(&self, name: &str) -> Result<T>;
-}
-
-/// A column type both engines decode: text, integers, and their `Option`s.
-pub trait Column:
-    for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
-{
-}
-
-impl<T> Column for T where
-    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
-{
-}
-
-impl Columns for AnyRow {
-    fn get<T: Column>(&self, name: &str) -> Result<T> {
-        Ok(self.try_get::<T, _>(name)?)
-    }
-}
-
-impl Columns for rusqlite::Row<'_> {
-    fn get<T: Column>(&self, name: &str) -> Result<T> {
-        Ok(rusqlite::Row::get::<_, T>(self, name)?)
-    }
-}
-
-/// A record built from one row of either engine.
-pub trait FromColumns: Sized {
-    fn from_columns<R: Columns>(row: &R) -> Result<Self>;
 }
 
 impl Db {
@@ -136,14 +73,7 @@ impl Db {
         if let Some(inline) = self.inline.as_deref() {
             return inline.query(sql, args);
         }
-        let mut query = sqlx::query(sql);
-        for arg in args {
-            query = match arg {
-                Value::Text(text) => query.bind(text.as_deref()),
-                Value::Int(int) => query.bind(*int),
-            };
-        }
-        let rows = query.fetch_all(&self.read).await?;
+        let rows = sqlx_query(sql, args).fetch_all(&self.read).await?;
         rows.iter().map(T::from_columns).collect()
     }
 

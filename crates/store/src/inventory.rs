@@ -1,7 +1,6 @@
 //! Locations, the stock ledger, stock levels and valuations in the database.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use steelyard_domain::inventory::{
     Location, LocationKind, MoveKind, StockLevel, StockMove, Valuation,
 };
@@ -12,6 +11,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -19,7 +19,7 @@ const LOCATION_COLUMNS: &str =
     "id, org_id, code, name, kind, parent_id, status, version, created_at, updated_at";
 
 pub async fn insert_location(tx: &mut Tx, l: &Location) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO locations ({LOCATION_COLUMNS}, code_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+    query(format!("INSERT INTO locations ({LOCATION_COLUMNS}, code_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
         .bind(l.id.to_string())
         .bind(l.organization_id.to_string())
         .bind(&l.code)
@@ -31,52 +31,50 @@ pub async fn insert_location(tx: &mut Tx, l: &Location) -> Result<()> {
         .bind(to_micros(l.created_at))
         .bind(to_micros(l.updated_at))
         .bind(l.code.to_lowercase())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }
 
-/// One location of `org_id` (None: any organization, for super-admins).
-pub async fn location(
-    conn: &mut AnyConnection,
-    org_id: Option<Uuid>,
-    id: Uuid,
-) -> Result<Location> {
-    let row = match org_id {
-        Some(org) => {
-            sqlx::query(&format!(
-                "SELECT {LOCATION_COLUMNS} FROM locations WHERE id = $1 AND org_id = $2"
-            ))
-            .bind(id.to_string())
-            .bind(org.to_string())
-            .fetch_optional(conn)
-            .await?
-        }
-        None => {
-            sqlx::query(&format!(
-                "SELECT {LOCATION_COLUMNS} FROM locations WHERE id = $1"
-            ))
-            .bind(id.to_string())
-            .fetch_optional(conn)
-            .await?
-        }
-    };
-    location_from_row(&row.ok_or(StoreError::NotFound)?)
+/// One location of `org_id` (None: any organization, for super-admins), inside a write
+/// transaction.
+pub async fn location_in(tx: &mut Tx, org_id: Option<Uuid>, id: Uuid) -> Result<Location> {
+    let (sql, args) = one_location(org_id, id);
+    query(&sql)
+        .bind_all(args)
+        .fetch_optional(tx)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 pub async fn get_location(db: &Db, org_id: Option<Uuid>, id: Uuid) -> Result<Location> {
-    location(&mut *db.read.acquire().await?, org_id, id).await
+    let (sql, args) = one_location(org_id, id);
+    db.read_optional(&sql, &args)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+fn one_location(org_id: Option<Uuid>, id: Uuid) -> (String, Vec<Value>) {
+    match org_id {
+        Some(org) => (
+            format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE id = $1 AND org_id = $2"),
+            vec![Value::text(id.to_string()), Value::text(org.to_string())],
+        ),
+        None => (
+            format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE id = $1"),
+            vec![Value::text(id.to_string())],
+        ),
+    }
 }
 
 /// The organization's location of a virtual kind.
 pub async fn virtual_location(tx: &mut Tx, org_id: Uuid, kind: LocationKind) -> Result<Location> {
-    let row = sqlx::query(&format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE org_id = $1 AND kind = $2 ORDER BY id LIMIT 1"))
+    query(format!("SELECT {LOCATION_COLUMNS} FROM locations WHERE org_id = $1 AND kind = $2 ORDER BY id LIMIT 1"))
         .bind(org_id.to_string())
         .bind(kind.as_str())
-        .fetch_optional(tx.conn())
+        .fetch_optional(tx)
         .await?
-        .ok_or(StoreError::NotFound)?;
-    location_from_row(&row)
+        .ok_or(StoreError::NotFound)
 }
 
 pub async fn list_locations(
@@ -95,43 +93,48 @@ pub async fn list_locations(
         sql.push_str(&format!(" AND id > ${}", args.len()));
     }
     sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let rows = query.fetch_all(&db.read).await?;
-    let items = rows
-        .iter()
-        .map(location_from_row)
-        .collect::<Result<Vec<_>>>()?;
+    let args: Vec<Value> = args.into_iter().map(Value::text).collect();
+    let items: Vec<Location> = db.read_all(&sql, &args).await?;
     Ok(Page::from_overfetch(items, page, |l| l.id))
 }
 
-fn location_from_row(row: &AnyRow) -> Result<Location> {
-    let corrupt = |what: &str| StoreError::Corrupt(format!("location {what}"));
-    Ok(Location {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        organization_id: parse_uuid(&row.try_get::<String, _>("org_id")?)?,
-        code: row.try_get("code")?,
-        name: row.try_get("name")?,
-        kind: LocationKind::parse(&row.try_get::<String, _>("kind")?)
-            .map_err(|_| corrupt("kind"))?,
-        parent_id: row
-            .try_get::<Option<String>, _>("parent_id")?
-            .as_deref()
-            .map(parse_uuid)
-            .transpose()?,
-        status: RecordStatus::parse(&row.try_get::<String, _>("status")?)
-            .map_err(|_| corrupt("status"))?,
-        version: row.try_get("version")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-    })
+impl FromColumns for Location {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("location {what}"));
+        Ok(Location {
+            id: parse_uuid(&row.get::<String>("id")?)?,
+            organization_id: parse_uuid(&row.get::<String>("org_id")?)?,
+            code: row.get("code")?,
+            name: row.get("name")?,
+            kind: LocationKind::parse(&row.get::<String>("kind")?).map_err(|_| corrupt("kind"))?,
+            parent_id: row
+                .get::<Option<String>>("parent_id")?
+                .as_deref()
+                .map(parse_uuid)
+                .transpose()?,
+            status: RecordStatus::parse(&row.get::<String>("status")?)
+                .map_err(|_| corrupt("status"))?,
+            version: row.get("version")?,
+            created_at: from_micros(row.get("created_at")?)?,
+            updated_at: from_micros(row.get("updated_at")?)?,
+        })
+    }
+}
+
+/// `quantity, average_cost, value` of `product_valuations`.
+impl FromColumns for Valuation {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        Ok(Valuation {
+            quantity: Quantity::from_scaled(row.at(0)?),
+            average_cost: Money::from_scaled(row.at(1)?),
+            value: Money::from_scaled(row.at(2)?),
+        })
+    }
 }
 
 /// Appends a move to the ledger.
 pub async fn insert_move(tx: &mut Tx, m: &StockMove) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO stock_moves (id, org_id, product_id, from_location_id, to_location_id, quantity, unit_cost, kind, \
          reference, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
@@ -145,7 +148,7 @@ pub async fn insert_move(tx: &mut Tx, m: &StockMove) -> Result<()> {
     .bind(m.kind.as_str())
     .bind(&m.reference)
     .bind(to_micros(m.created_at))
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -158,7 +161,7 @@ pub async fn add_stock(
     location_id: Uuid,
     quantity: Quantity,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO stock_levels (org_id, product_id, location_id, on_hand, reserved) VALUES ($1, $2, $3, $4, 0) \
          ON CONFLICT (product_id, location_id) DO UPDATE SET on_hand = stock_levels.on_hand + excluded.on_hand",
     )
@@ -166,7 +169,7 @@ pub async fn add_stock(
     .bind(product_id.to_string())
     .bind(location_id.to_string())
     .bind(quantity.scaled())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -180,15 +183,15 @@ pub async fn take_stock(
     location_id: Uuid,
     quantity: Quantity,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE stock_levels SET on_hand = on_hand - $1 WHERE product_id = $2 AND location_id = $3 AND on_hand - reserved >= $1",
     )
     .bind(quantity.scaled())
     .bind(product_id.to_string())
     .bind(location_id.to_string())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 /// Reserves stock if enough is available (on hand less reserved); false, changing nothing,
@@ -199,15 +202,15 @@ pub async fn reserve(
     location_id: Uuid,
     quantity: Quantity,
 ) -> Result<bool> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE stock_levels SET reserved = reserved + $1 WHERE product_id = $2 AND location_id = $3 AND on_hand - reserved >= $1",
     )
     .bind(quantity.scaled())
     .bind(product_id.to_string())
     .bind(location_id.to_string())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
 /// Gives back a reservation (shipped, cancelled or closed orders); an error, changing nothing,
@@ -218,13 +221,13 @@ pub async fn release(
     location_id: Uuid,
     quantity: Quantity,
 ) -> Result<()> {
-    let done = sqlx::query("UPDATE stock_levels SET reserved = reserved - $1 WHERE product_id = $2 AND location_id = $3 AND reserved >= $1")
+    let done = query("UPDATE stock_levels SET reserved = reserved - $1 WHERE product_id = $2 AND location_id = $3 AND reserved >= $1")
         .bind(quantity.scaled())
         .bind(product_id.to_string())
         .bind(location_id.to_string())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         // Less is reserved than the order says it holds: the books disagree; stop.
         return Err(StoreError::Corrupt(format!(
             "release of {quantity} exceeds what is reserved for product {product_id}"
@@ -233,51 +236,39 @@ pub async fn release(
     Ok(())
 }
 
-/// A product's valuation, read on `conn` (a reader, or a write transaction's `conn()`).
-pub async fn valuation(conn: &mut AnyConnection, product_id: Uuid) -> Result<Valuation> {
-    let row = sqlx::query(
-        "SELECT quantity, average_cost, value FROM product_valuations WHERE product_id = $1",
-    )
-    .bind(product_id.to_string())
-    .fetch_optional(conn)
-    .await?;
-    Ok(match row {
-        None => Valuation::EMPTY,
-        Some(row) => Valuation {
-            quantity: Quantity::from_scaled(row.try_get(0)?),
-            average_cost: Money::from_scaled(row.try_get(1)?),
-            value: Money::from_scaled(row.try_get(2)?),
-        },
-    })
+/// A product's valuation.
+pub async fn valuation(db: &Db, product_id: Uuid) -> Result<Valuation> {
+    let valuation = db
+        .read_optional(
+            "SELECT quantity, average_cost, value FROM product_valuations WHERE product_id = $1",
+            &[Value::text(product_id.to_string())],
+        )
+        .await?;
+    Ok(valuation.unwrap_or(Valuation::EMPTY))
 }
 
 /// A product's valuation, locked for the rest of the transaction (FOR UPDATE on PostgreSQL;
 /// SQLite's write lock covers it): concurrent moves of one product queue here instead of
 /// overwriting each other's valuation.
 pub async fn lock_valuation(tx: &mut Tx, org_id: Uuid, product_id: Uuid) -> Result<Valuation> {
-    sqlx::query(
+    query(
         "INSERT INTO product_valuations (product_id, org_id, quantity, average_cost, value) VALUES ($1, $2, 0, 0, 0) \
          ON CONFLICT (product_id) DO NOTHING",
     )
     .bind(product_id.to_string())
     .bind(org_id.to_string())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     let lock = match tx.backend() {
         crate::Backend::Postgres => " FOR UPDATE",
         crate::Backend::Sqlite => "",
     };
-    let row = sqlx::query(&format!(
+    query(format!(
         "SELECT quantity, average_cost, value FROM product_valuations WHERE product_id = $1{lock}"
     ))
     .bind(product_id.to_string())
-    .fetch_one(tx.conn())
-    .await?;
-    Ok(Valuation {
-        quantity: Quantity::from_scaled(row.try_get(0)?),
-        average_cost: Money::from_scaled(row.try_get(1)?),
-        value: Money::from_scaled(row.try_get(2)?),
-    })
+    .fetch_one(tx)
+    .await
 }
 
 pub async fn put_valuation(
@@ -286,7 +277,7 @@ pub async fn put_valuation(
     product_id: Uuid,
     v: &Valuation,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO product_valuations (product_id, org_id, quantity, average_cost, value) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (product_id) DO UPDATE SET quantity = excluded.quantity, average_cost = excluded.average_cost, \
          value = excluded.value",
@@ -296,7 +287,7 @@ pub async fn put_valuation(
     .bind(v.quantity.scaled())
     .bind(v.average_cost.scaled())
     .bind(v.value.scaled())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -353,13 +344,13 @@ pub async fn levels(
 /// Total on hand of a product across internal locations (inside a write transaction). SUM
 /// is cast back to BIGINT: PostgreSQL widens a sum of BIGINT to NUMERIC.
 pub async fn total_on_hand(tx: &mut Tx, product_id: Uuid) -> Result<Quantity> {
-    let row = sqlx::query(
+    let (total,) = query(
         "SELECT CAST(COALESCE(SUM(on_hand), 0) AS BIGINT) FROM stock_levels WHERE product_id = $1",
     )
     .bind(product_id.to_string())
-    .fetch_one(tx.conn())
+    .fetch_one(tx)
     .await?;
-    Ok(Quantity::from_scaled(row.try_get(0)?))
+    Ok(Quantity::from_scaled(total))
 }
 
 pub async fn moves(

@@ -23,11 +23,13 @@ pub mod products;
 pub mod purchasing;
 pub mod sales;
 pub mod sessions;
+mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
 mod tx;
 pub mod users;
+mod writer;
 
 pub use db::{Backend, Db, DbTarget, MigrationInfo, PoolSettings, PoolStats, redact_url};
 pub use error::StoreError;

@@ -5,8 +5,6 @@
 //! Every such table has `id, org_id, code, code_key, name, name_key`, then the kind's own
 //! columns, then `status, version, created_at, updated_at, archived_at`.
 
-use sqlx::Any;
-use sqlx::any::AnyArguments;
 use steelyard_domain::access::DataScope;
 use steelyard_domain::master::{MasterRecord, RecordMeta, code_key};
 use steelyard_domain::page::{Page, PageRequest};
@@ -20,8 +18,9 @@ use crate::organizations::escape_like;
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
-use crate::inline::FromColumns;
-pub use crate::inline::{Column, Columns, Value};
+use crate::sql::FromColumns;
+use crate::sql::query;
+pub use crate::sql::{Column, Columns, Value};
 
 /// What a list asks for beyond the page: the status, `column IN (values)` conditions, and the
 /// `q=` text searched in the code and the name.
@@ -45,18 +44,6 @@ pub trait MasterTable: MasterRecord + Send + Sync + Unpin + 'static {
     fn field_values(fields: &Self::Fields) -> Result<Vec<Value>>;
     fn fields_from_row<R: Columns>(row: &R) -> Result<Self::Fields>;
     fn conditions(filter: &Self::Filter) -> Conditions;
-}
-
-type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
-
-fn bind_all(mut query: Query<'_>, values: Vec<Value>) -> Query<'_> {
-    for value in values {
-        query = match value {
-            Value::Text(text) => query.bind(text),
-            Value::Int(int) => query.bind(int),
-        };
-    }
-    query
 }
 
 /// Every column, in the order of [`row_values`].
@@ -104,8 +91,9 @@ pub async fn insert<T: MasterTable>(tx: &mut Tx, record: &T) -> Result<()> {
         columns.join(", "),
         placeholders.join(", ")
     );
-    bind_all(sqlx::query(&sql), row_values(record)?)
-        .execute(tx.conn())
+    query(&sql)
+        .bind_all(row_values(record)?)
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -130,10 +118,8 @@ pub async fn update<T: MasterTable>(tx: &mut Tx, record: &T) -> Result<()> {
     );
     let mut values = row_values(record)?;
     values.push(Value::Int(Some(record.meta().version - 1)));
-    let done = bind_all(sqlx::query(&sql), values)
-        .execute(tx.conn())
-        .await?;
-    if done.rows_affected() == 0 {
+    let done = query(&sql).bind_all(values).execute(tx).await?;
+    if done == 0 {
         return Err(StoreError::Stale);
     }
     Ok(())
@@ -149,11 +135,10 @@ pub async fn get<T: MasterTable>(db: &Db, scope: &DataScope, id: Uuid) -> Result
 
 pub async fn get_in<T: MasterTable>(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<T> {
     let (sql, values) = one::<T>(scope, id);
-    let row = bind_all(sqlx::query(&sql), values)
-        .fetch_optional(tx.conn())
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    Ok(Record::<T>::from_columns(&row)?.0)
+    let record: Option<Record<T>> = query(&sql).bind_all(values).fetch_optional(tx).await?;
+    record
+        .map(|Record(record)| record)
+        .ok_or(StoreError::NotFound)
 }
 
 /// The query for one record the scope can see, and its arguments.

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::master::{Columns, Conditions, MasterTable, Value, corrupt};
+use crate::sql::query;
 use crate::time::parse_uuid;
 use crate::tx::Tx;
 
@@ -256,14 +257,14 @@ impl MasterTable for Employee {
 
 /// How many active employees a department of `org_id` has.
 pub async fn active_employees(tx: &mut Tx, org_id: Uuid, department_id: Uuid) -> Result<i64> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS n FROM employees WHERE org_id = $1 AND department_id = $2 AND status = 'active'",
+    let (count,) = query(
+        "SELECT COUNT(*) FROM employees WHERE org_id = $1 AND department_id = $2 AND status = 'active'",
     )
     .bind(org_id.to_string())
     .bind(department_id.to_string())
-    .fetch_one(tx.conn())
+    .fetch_one(tx)
     .await?;
-    row.get("n")
+    Ok(count)
 }
 
 /// Organizations that have no account at all: made before the chart was seeded on creation.

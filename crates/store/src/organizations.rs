@@ -1,7 +1,6 @@
 //! Organizations in the database, always read through the actor's data scope.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use steelyard_domain::access::DataScope;
 use steelyard_domain::organization::{OrgStatus, Organization};
 use steelyard_domain::page::{Page, PageRequest};
@@ -10,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -19,7 +19,7 @@ const COLUMNS: &str = "id, name, legal_name, tax_id, base_currency, status, vers
 pub use steelyard_domain::organization::OrganizationFilter;
 
 pub async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
-    sqlx::query(&format!(
+    query(format!(
         "INSERT INTO organizations ({COLUMNS}, name_key) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
@@ -34,14 +34,14 @@ pub async fn insert(tx: &mut Tx, org: &Organization) -> Result<()> {
     .bind(to_micros(org.updated_at))
     .bind(org.archived_at.map(to_micros))
     .bind(search_key(&org.name))
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 /// Writes `org` if the stored row is still at `org.version - 1`; `Stale` otherwise.
 pub async fn update(tx: &mut Tx, org: &Organization) -> Result<()> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE organizations SET name = $1, name_key = $2, legal_name = $3, tax_id = $4, \
          base_currency = $5, status = $6, version = $7, updated_at = $8, archived_at = $9 \
          WHERE id = $10 AND version = $11",
@@ -57,9 +57,9 @@ pub async fn update(tx: &mut Tx, org: &Organization) -> Result<()> {
     .bind(org.archived_at.map(to_micros))
     .bind(org.id.to_string())
     .bind(org.version - 1)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(StoreError::Stale);
     }
     Ok(())
@@ -86,26 +86,28 @@ pub async fn any(db: &Db) -> Result<bool> {
 }
 
 pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<Organization> {
-    fetch_one(&mut *db.read.acquire().await?, scope, id).await
+    if !scope.sees_org(id) {
+        return Err(StoreError::NotFound);
+    }
+    db.read_optional(&one(), &[Value::text(id.to_string())])
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 /// One organization, read inside a write transaction (for read-modify-write).
 pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Organization> {
-    fetch_one(tx.conn(), scope, id).await
-}
-
-async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<Organization> {
     if !scope.sees_org(id) {
         return Err(StoreError::NotFound);
     }
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM organizations WHERE id = $1"
-    ))
-    .bind(id.to_string())
-    .fetch_optional(conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    from_row(&row)
+    query(one())
+        .bind(id.to_string())
+        .fetch_optional(tx)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+fn one() -> String {
+    format!("SELECT {COLUMNS} FROM organizations WHERE id = $1")
 }
 
 /// A page of the organizations the scope can see, in id order.
@@ -143,12 +145,8 @@ pub async fn list(
         bind(&mut sql, " AND id > ?", after.to_string());
     }
     sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let rows = query.fetch_all(&db.read).await?;
-    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let args: Vec<Value> = args.into_iter().map(Value::text).collect();
+    let items: Vec<Organization> = db.read_all(&sql, &args).await?;
     Ok(Page::from_overfetch(items, page, |org| org.id))
 }
 
@@ -159,22 +157,24 @@ pub(crate) fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-fn from_row(row: &AnyRow) -> Result<Organization> {
-    let status: String = row.try_get("status")?;
-    Ok(Organization {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        name: row.try_get("name")?,
-        legal_name: row.try_get("legal_name")?,
-        tax_id: row.try_get("tax_id")?,
-        base_currency: row.try_get("base_currency")?,
-        status: OrgStatus::parse(&status)
-            .map_err(|_| StoreError::Corrupt(format!("status {status:?}")))?,
-        version: row.try_get("version")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-        archived_at: row
-            .try_get::<Option<i64>, _>("archived_at")?
-            .map(from_micros)
-            .transpose()?,
-    })
+impl FromColumns for Organization {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        let status: String = row.get("status")?;
+        Ok(Organization {
+            id: parse_uuid(&row.get::<String>("id")?)?,
+            name: row.get("name")?,
+            legal_name: row.get("legal_name")?,
+            tax_id: row.get("tax_id")?,
+            base_currency: row.get("base_currency")?,
+            status: OrgStatus::parse(&status)
+                .map_err(|_| StoreError::Corrupt(format!("status {status:?}")))?,
+            version: row.get("version")?,
+            created_at: from_micros(row.get("created_at")?)?,
+            updated_at: from_micros(row.get("updated_at")?)?,
+            archived_at: row
+                .get::<Option<i64>>("archived_at")?
+                .map(from_micros)
+                .transpose()?,
+        })
+    }
 }

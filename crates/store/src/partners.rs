@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
-use crate::inline::{Columns, FromColumns, Value};
 use crate::organizations::escape_like;
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -19,7 +19,7 @@ const COLUMNS: &str = "id, org_id, name, kind, tax_id, email, phone, payment_ter
                        addresses, status, version, created_at, updated_at, archived_at";
 
 pub async fn insert(tx: &mut Tx, p: &Partner) -> Result<()> {
-    sqlx::query(&format!(
+    query(format!(
         "INSERT INTO partners ({COLUMNS}, name_key) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
@@ -40,14 +40,14 @@ pub async fn insert(tx: &mut Tx, p: &Partner) -> Result<()> {
     .bind(to_micros(p.updated_at))
     .bind(p.archived_at.map(to_micros))
     .bind(search_key(&p.name))
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
 
 /// Writes `p` if the stored row is still at `p.version - 1`; `Stale` otherwise.
 pub async fn update(tx: &mut Tx, p: &Partner) -> Result<()> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE partners SET name = $1, name_key = $2, kind = $3, tax_id = $4, email = $5, phone = $6, \
          payment_terms_days = $7, currency = $8, contacts = $9, addresses = $10, status = $11, version = $12, \
          updated_at = $13, archived_at = $14 WHERE id = $15 AND org_id = $16 AND version = $17",
@@ -69,9 +69,9 @@ pub async fn update(tx: &mut Tx, p: &Partner) -> Result<()> {
     .bind(p.id.to_string())
     .bind(p.organization_id.to_string())
     .bind(p.version - 1)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(StoreError::Stale);
     }
     Ok(())
@@ -87,15 +87,11 @@ pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<Partner> {
 
 pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Partner> {
     let (sql, args) = one(scope, id);
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let row = query
-        .fetch_optional(tx.conn())
+    query(&sql)
+        .bind_all(args.into_iter().map(Value::from))
+        .fetch_optional(tx)
         .await?
-        .ok_or(StoreError::NotFound)?;
-    Partner::from_columns(&row)
+        .ok_or(StoreError::NotFound)
 }
 
 /// The query for one partner the scope can see, and its arguments.

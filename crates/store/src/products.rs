@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
-use crate::inline::{Columns, FromColumns, Value};
 use crate::organizations::escape_like;
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -46,28 +46,13 @@ fn values(p: &Product) -> Vec<Value> {
     ]
 }
 
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    values: Vec<Value>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for value in values {
-        query = match value {
-            Value::Text(text) => query.bind(text),
-            Value::Int(int) => query.bind(int),
-        };
-    }
-    query
-}
-
 pub async fn insert(tx: &mut Tx, p: &Product) -> Result<()> {
     let placeholders: Vec<String> = (1..=21).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO products ({COLUMNS}, sku_key, name_key) VALUES ({})",
         placeholders.join(", ")
     );
-    bind_all(sqlx::query(&sql), values(p))
-        .execute(tx.conn())
-        .await?;
+    query(&sql).bind_all(values(p)).execute(tx).await?;
     Ok(())
 }
 
@@ -82,8 +67,8 @@ pub async fn update(tx: &mut Tx, p: &Product) -> Result<()> {
                WHERE id = $1 AND org_id = $2 AND created_at = $17 AND version = $22";
     let mut all = values(p);
     all.push(Value::Int(Some(p.version - 1)));
-    let done = bind_all(sqlx::query(sql), all).execute(tx.conn()).await?;
-    if done.rows_affected() == 0 {
+    let done = query(sql).bind_all(all).execute(tx).await?;
+    if done == 0 {
         return Err(StoreError::Stale);
     }
     Ok(())
@@ -98,11 +83,11 @@ pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<Product> {
 
 pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Product> {
     let (sql, args) = one(scope, id);
-    let row = bind_all(sqlx::query(&sql), args)
-        .fetch_optional(tx.conn())
+    query(&sql)
+        .bind_all(args)
+        .fetch_optional(tx)
         .await?
-        .ok_or(StoreError::NotFound)?;
-    Product::from_columns(&row)
+        .ok_or(StoreError::NotFound)
 }
 
 /// The query for one product the scope can see, and its arguments.

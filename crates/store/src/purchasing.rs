@@ -12,27 +12,27 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
-use crate::inline::{Columns, FromColumns, Value};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
 /// The next number of `doc_type` in the organization, allocated in the caller's transaction
 /// (one upsert, so concurrent creators never share a number).
 pub async fn next_number(tx: &mut Tx, org_id: Uuid, doc_type: &str) -> Result<i64> {
-    let row = sqlx::query(
+    let (last,) = query(
         "INSERT INTO document_numbers (org_id, doc_type, last) VALUES ($1, $2, 1) \
          ON CONFLICT (org_id, doc_type) DO UPDATE SET last = document_numbers.last + 1 RETURNING last",
     )
     .bind(org_id.to_string())
     .bind(doc_type)
-    .fetch_one(tx.conn())
+    .fetch_one(tx)
     .await?;
-    Ok(row.try_get(0)?)
+    Ok(last)
 }
 
 pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO purchase_orders (id, org_id, number, vendor_id, status, notes, total, version, created_at, updated_at, \
          confirmed_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
@@ -49,7 +49,7 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     .bind(po.confirmed_at.map(to_micros))
     .bind(po.subtotal.scaled())
     .bind(po.tax_total.scaled())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     // The lines in as few statements as possible: each statement holds SQLite's one writer.
     const COLUMNS_PER_LINE: usize = 14;
@@ -68,7 +68,7 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
              unit_factor, received, {LINE_TAX_COLUMNS}) VALUES {}",
             rows.join(", ")
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = query(&sql);
         for line in chunk {
             let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
             query = query
@@ -87,7 +87,7 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
                 .bind(tax_inclusive)
                 .bind(tax_amount);
         }
-        query.execute(tx.conn()).await?;
+        query.execute(tx).await?;
     }
     Ok(())
 }
@@ -99,7 +99,7 @@ const LINES_PER_INSERT: usize = 100;
 /// Writes the header (status, version, times) and each line's received quantity if the stored
 /// order is still at `version - 1`.
 pub async fn update(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE purchase_orders SET status = $1, notes = $2, version = $3, updated_at = $4, confirmed_at = $5 \
          WHERE id = $6 AND version = $7",
     )
@@ -110,16 +110,16 @@ pub async fn update(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     .bind(po.confirmed_at.map(to_micros))
     .bind(po.id.to_string())
     .bind(po.version - 1)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(StoreError::Stale);
     }
     for line in &po.lines {
-        sqlx::query("UPDATE purchase_order_lines SET received = $1 WHERE id = $2")
+        query("UPDATE purchase_order_lines SET received = $1 WHERE id = $2")
             .bind(line.received.scaled())
             .bind(line.id.to_string())
-            .execute(tx.conn())
+            .execute(tx)
             .await?;
     }
     Ok(())
@@ -155,18 +155,14 @@ pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> 
 
 pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<PurchaseOrder> {
     let (sql, args) = one(scope, id);
-    let row = bind_values(sqlx::query(&sql), &args)
-        .fetch_optional(tx.conn())
+    let mut po: PurchaseOrder = query(&sql)
+        .bind_all(args)
+        .fetch_optional(tx)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let mut po = PurchaseOrder::from_columns(&row)?;
     let (sql, args) = lines_query(&[po.id]);
-    for row in bind_values(sqlx::query(&sql), &args)
-        .fetch_all(tx.conn())
-        .await?
-    {
-        po.lines.push(OrderLine::from_columns(&row)?.1);
-    }
+    let lines: Vec<OrderLine> = query(&sql).bind_all(args).fetch_all(tx).await?;
+    po.lines = lines.into_iter().map(|OrderLine(_, line)| line).collect();
     Ok(po)
 }
 
@@ -176,19 +172,6 @@ fn one(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
     let clause = scope_clause(scope, &mut args);
     let sql = format!("SELECT {COLUMNS} FROM purchase_orders WHERE id = $1{clause}");
     (sql, args.into_iter().map(Value::text).collect())
-}
-
-fn bind_values<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    values: &'q [Value],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for value in values {
-        query = match value {
-            Value::Text(text) => query.bind(text.as_deref()),
-            Value::Int(int) => query.bind(*int),
-        };
-    }
-    query
 }
 
 /// The lines of the given orders, in order and line number.
@@ -288,22 +271,23 @@ pub async fn list(
 
 /// Gives a just-inserted order its number (it went in under a placeholder).
 pub async fn set_number(tx: &mut Tx, id: Uuid, number: &str) -> Result<()> {
-    sqlx::query("UPDATE purchase_orders SET number = $1 WHERE id = $2")
+    query("UPDATE purchase_orders SET number = $1 WHERE id = $2")
         .bind(number)
         .bind(id.to_string())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }
 
 /// Whether the number is taken, inside a write transaction.
 pub async fn number_taken(tx: &mut Tx, org_id: Uuid, number: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT COUNT(*) FROM purchase_orders WHERE org_id = $1 AND number = $2")
-        .bind(org_id.to_string())
-        .bind(number)
-        .fetch_one(tx.conn())
-        .await?;
-    Ok(row.try_get::<i64, _>(0)? > 0)
+    let (count,): (i64,) =
+        query("SELECT COUNT(*) FROM purchase_orders WHERE org_id = $1 AND number = $2")
+            .bind(org_id.to_string())
+            .bind(number)
+            .fetch_one(tx)
+            .await?;
+    Ok(count > 0)
 }
 
 /// Whether an order with this number exists in the organization.

@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 use steelyard_domain::access::DataScope;
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
@@ -14,11 +12,12 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
 pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO sales_orders (id, org_id, number, customer_id, location_id, status, notes, total, version, created_at, \
          updated_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
@@ -35,11 +34,11 @@ pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
     .bind(to_micros(order.updated_at))
     .bind(order.subtotal.scaled())
     .bind(order.tax_total.scaled())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     for line in &order.lines {
         let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
-        sqlx::query(&format!(
+        query(format!(
             "INSERT INTO sales_order_lines (id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, \
              {LINE_TAX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         ))
@@ -55,7 +54,7 @@ pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
         .bind(tax_rate)
         .bind(tax_inclusive)
         .bind(tax_amount)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     }
     Ok(())
@@ -64,7 +63,7 @@ pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
 /// Writes the header (status, version, times) and each line's shipped quantity if the stored
 /// order is still at `version - 1`.
 pub async fn update(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE sales_orders SET status = $1, notes = $2, version = $3, updated_at = $4 WHERE id = $5 AND version = $6",
     )
     .bind(order.status.as_str())
@@ -73,16 +72,16 @@ pub async fn update(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
     .bind(to_micros(order.updated_at))
     .bind(order.id.to_string())
     .bind(order.version - 1)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(StoreError::Stale);
     }
     for line in &order.lines {
-        sqlx::query("UPDATE sales_order_lines SET shipped = $1 WHERE id = $2")
+        query("UPDATE sales_order_lines SET shipped = $1 WHERE id = $2")
             .bind(line.shipped.scaled())
             .bind(line.id.to_string())
-            .execute(tx.conn())
+            .execute(tx)
             .await?;
     }
     Ok(())
@@ -105,66 +104,73 @@ fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
 }
 
 pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
-    fetch_one(&mut *db.read.acquire().await?, scope, id).await
-}
-
-pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
-    fetch_one(tx.conn(), scope, id).await
-}
-
-async fn fetch_one(conn: &mut AnyConnection, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
-    let mut args = vec![id.to_string()];
-    let clause = scope_clause(scope, &mut args);
-    let sql = format!("SELECT {COLUMNS} FROM sales_orders WHERE id = $1{clause}");
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let row = query
-        .fetch_optional(&mut *conn)
+    let (sql, args) = one(scope, id);
+    let mut order: SalesOrder = db
+        .read_optional(&sql, &args)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let mut order = header_from_row(&row)?;
-    order.lines = lines_of(conn, &[order.id])
-        .await?
-        .remove(&order.id)
-        .unwrap_or_default();
+    let (sql, args) = lines_query(&[order.id]);
+    let lines: Vec<OrderLine> = db.read_all(&sql, &args).await?;
+    order.lines = lines.into_iter().map(|OrderLine(_, line)| line).collect();
     Ok(order)
 }
 
-async fn lines_of(
-    conn: &mut AnyConnection,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<SalesOrderLine>>> {
-    let mut by_order: HashMap<Uuid, Vec<SalesOrderLine>> = HashMap::new();
-    if ids.is_empty() {
-        return Ok(by_order);
-    }
+/// One order, read inside a write transaction (for read-modify-write).
+pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
+    let (sql, args) = one(scope, id);
+    let mut order: SalesOrder = query(&sql)
+        .bind_all(args)
+        .fetch_optional(tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let (sql, args) = lines_query(&[order.id]);
+    let lines: Vec<OrderLine> = query(&sql).bind_all(args).fetch_all(tx).await?;
+    order.lines = lines.into_iter().map(|OrderLine(_, line)| line).collect();
+    Ok(order)
+}
+
+/// The query for one order the scope can see, and its arguments.
+fn one(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
+    let mut args = vec![id.to_string()];
+    let clause = scope_clause(scope, &mut args);
+    let sql = format!("SELECT {COLUMNS} FROM sales_orders WHERE id = $1{clause}");
+    (sql, args.into_iter().map(Value::text).collect())
+}
+
+/// The lines of the given orders, in order and line number.
+fn lines_query(ids: &[Uuid]) -> (String, Vec<Value>) {
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, {LINE_TAX_COLUMNS} \
          FROM sales_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
         placeholders.join(", ")
     );
-    let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id.to_string());
+    (
+        sql,
+        ids.iter().map(|id| Value::text(id.to_string())).collect(),
+    )
+}
+
+/// A line with the id of its order.
+struct OrderLine(Uuid, SalesOrderLine);
+
+impl FromColumns for OrderLine {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        let line_total = Money::from_scaled(row.get("line_total")?);
+        Ok(OrderLine(
+            parse_uuid(&row.get::<String>("order_id")?)?,
+            SalesOrderLine {
+                id: parse_uuid(&row.get::<String>("id")?)?,
+                line_no: u32::try_from(row.get::<i64>("line_no")?).unwrap_or(0),
+                product_id: parse_uuid(&row.get::<String>("product_id")?)?,
+                quantity: Quantity::from_scaled(row.get("quantity")?),
+                unit_price: Money::from_scaled(row.get("unit_price")?),
+                line_total,
+                tax: line_tax_from_row(row, line_total)?,
+                shipped: Quantity::from_scaled(row.get("shipped")?),
+            },
+        ))
     }
-    for row in query.fetch_all(conn).await? {
-        let order_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
-        let line_total = Money::from_scaled(row.try_get(6)?);
-        by_order.entry(order_id).or_default().push(SalesOrderLine {
-            id: parse_uuid(&row.try_get::<String, _>(0)?)?,
-            line_no: u32::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0),
-            product_id: parse_uuid(&row.try_get::<String, _>(3)?)?,
-            quantity: Quantity::from_scaled(row.try_get(4)?),
-            unit_price: Money::from_scaled(row.try_get(5)?),
-            line_total,
-            tax: line_tax_from_row(&row, line_total)?,
-            shipped: Quantity::from_scaled(row.try_get(7)?),
-        });
-    }
-    Ok(by_order)
 }
 
 /// Filters of the sales order list.
@@ -208,40 +214,40 @@ pub async fn list(
         push(&mut sql, " AND id > ?", after.to_string());
     }
     sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let mut query = sqlx::query(&sql);
-    for arg in &args {
-        query = query.bind(arg);
-    }
-    let mut conn = db.read.acquire().await?;
-    let rows = query.fetch_all(&mut *conn).await?;
-    let mut orders = rows
-        .iter()
-        .map(header_from_row)
-        .collect::<Result<Vec<_>>>()?;
+    let args: Vec<Value> = args.into_iter().map(Value::text).collect();
+    let mut orders: Vec<SalesOrder> = db.read_all(&sql, &args).await?;
     let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
-    let mut lines = lines_of(&mut conn, &ids).await?;
+    let mut lines: HashMap<Uuid, Vec<SalesOrderLine>> = HashMap::new();
+    if !ids.is_empty() {
+        let (sql, args) = lines_query(&ids);
+        for OrderLine(order_id, line) in db.read_all::<OrderLine>(&sql, &args).await? {
+            lines.entry(order_id).or_default().push(line);
+        }
+    }
     for order in &mut orders {
         order.lines = lines.remove(&order.id).unwrap_or_default();
     }
     Ok(Page::from_overfetch(orders, page, |o| o.id))
 }
 
-fn header_from_row(row: &AnyRow) -> Result<SalesOrder> {
-    Ok(SalesOrder {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        organization_id: parse_uuid(&row.try_get::<String, _>("org_id")?)?,
-        number: row.try_get("number")?,
-        customer_id: parse_uuid(&row.try_get::<String, _>("customer_id")?)?,
-        location_id: parse_uuid(&row.try_get::<String, _>("location_id")?)?,
-        status: SoStatus::parse(&row.try_get::<String, _>("status")?)
-            .map_err(|_| StoreError::Corrupt("order status".into()))?,
-        notes: row.try_get("notes")?,
-        lines: Vec::new(),
-        subtotal: Money::from_scaled(row.try_get("subtotal")?),
-        tax_total: Money::from_scaled(row.try_get("tax_total")?),
-        total: Money::from_scaled(row.try_get("total")?),
-        version: row.try_get("version")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-    })
+impl FromColumns for SalesOrder {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+        Ok(SalesOrder {
+            id: parse_uuid(&row.get::<String>("id")?)?,
+            organization_id: parse_uuid(&row.get::<String>("org_id")?)?,
+            number: row.get("number")?,
+            customer_id: parse_uuid(&row.get::<String>("customer_id")?)?,
+            location_id: parse_uuid(&row.get::<String>("location_id")?)?,
+            status: SoStatus::parse(&row.get::<String>("status")?)
+                .map_err(|_| StoreError::Corrupt("order status".into()))?,
+            notes: row.get("notes")?,
+            lines: Vec::new(),
+            subtotal: Money::from_scaled(row.get("subtotal")?),
+            tax_total: Money::from_scaled(row.get("tax_total")?),
+            total: Money::from_scaled(row.get("total")?),
+            version: row.get("version")?,
+            created_at: from_micros(row.get("created_at")?)?,
+            updated_at: from_micros(row.get("updated_at")?)?,
+        })
+    }
 }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::Result;
-use crate::inline::{Columns, FromColumns, Value};
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{now, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -34,51 +34,52 @@ pub async fn create(
     token_hash: &str,
 ) -> Result<()> {
     let created = to_micros(now());
-    sqlx::query("INSERT INTO sessions (id, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+    query("INSERT INTO sessions (id, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
     .bind(session_id.to_string())
     .bind(user_id.to_string())
     .bind(org_id.map(|o| o.to_string()))
     .bind(created)
     .bind(created + lifetime_secs * 1_000_000)
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     insert_token(tx, session_id, token_hash).await
 }
 
 async fn insert_token(tx: &mut Tx, session_id: Uuid, token_hash: &str) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)",
-    )
-    .bind(token_hash)
-    .bind(session_id.to_string())
-    .bind(to_micros(now()))
-    .execute(tx.conn())
-    .await?;
+    query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)")
+        .bind(token_hash)
+        .bind(session_id.to_string())
+        .bind(to_micros(now()))
+        .execute(tx)
+        .await?;
     Ok(())
 }
 
+/// Session id, user id, revoked at, expires at, token used at, organization id.
+type RefreshRow = (
+    String,
+    String,
+    Option<i64>,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
 /// Spends `token_hash` and stores `new_token_hash`, or detects a replay and revokes the family.
 pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Result<RefreshLookup> {
-    let row = sqlx::query(
+    let row: Option<RefreshRow> = query(
         "SELECT s.id, s.user_id, s.revoked_at, s.expires_at, t.used_at, s.org_id \
          FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1",
     )
     .bind(token_hash)
-    .fetch_optional(tx.conn())
+    .fetch_optional(tx)
     .await?;
-    let Some(row) = row else {
+    let Some((session_id, user_id, revoked, expires_at, used, org_id)) = row else {
         return Ok(RefreshLookup::Invalid);
     };
-    let session_id = parse_uuid(&row.try_get::<String, _>(0)?)?;
-    let user_id = parse_uuid(&row.try_get::<String, _>(1)?)?;
-    let revoked: Option<i64> = row.try_get(2)?;
-    let expires_at: i64 = row.try_get(3)?;
-    let used: Option<i64> = row.try_get(4)?;
-    let org_id = row
-        .try_get::<Option<String>, _>(5)?
-        .as_deref()
-        .map(parse_uuid)
-        .transpose()?;
+    let session_id = parse_uuid(&session_id)?;
+    let user_id = parse_uuid(&user_id)?;
+    let org_id = org_id.as_deref().map(parse_uuid).transpose()?;
     if revoked.is_some() || expires_at < to_micros(now()) {
         return Ok(RefreshLookup::Invalid);
     }
@@ -89,14 +90,13 @@ pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Resu
             session_id,
         });
     }
-    let spent = sqlx::query(
-        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
-    )
-    .bind(to_micros(now()))
-    .bind(token_hash)
-    .execute(tx.conn())
-    .await?;
-    if spent.rows_affected() == 0 {
+    let spent =
+        query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+            .bind(to_micros(now()))
+            .bind(token_hash)
+            .execute(tx)
+            .await?;
+    if spent == 0 {
         // Spent by a concurrent request a moment ago: that is a replay too.
         revoke(tx, session_id, "refresh token reused").await?;
         return Ok(RefreshLookup::Reused {
@@ -113,46 +113,46 @@ pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Resu
 }
 
 pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
-    sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+    query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
         .bind(session_id.to_string())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }
 
 /// Revokes every open session of a user; returns how many.
 pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64> {
-    let done = sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
+    let done = query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
         .bind(user_id.to_string())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }
 
 /// Revokes every open session of a user but one (the one that asked); returns how many.
 pub async fn revoke_others(tx: &mut Tx, user_id: Uuid, keep: Uuid, reason: &str) -> Result<u64> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
     )
     .bind(to_micros(now()))
     .bind(reason)
     .bind(user_id.to_string())
     .bind(keep.to_string())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }
 
 /// Moves a session to another organization (the token exchange of switching organizations).
 pub async fn set_org(tx: &mut Tx, session_id: Uuid, org_id: Option<Uuid>) -> Result<()> {
-    sqlx::query("UPDATE sessions SET org_id = $1 WHERE id = $2")
+    query("UPDATE sessions SET org_id = $1 WHERE id = $2")
         .bind(org_id.map(|o| o.to_string()))
         .bind(session_id.to_string())
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
     Ok(())
 }
@@ -214,17 +214,22 @@ impl FromColumns for SessionState {
 pub async fn purge_ended(db: &Db, age: std::time::Duration) -> Result<u64> {
     let cutoff = to_micros(now()) - i64::try_from(age.as_micros()).unwrap_or(i64::MAX);
     let ended = "SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1";
-    let mut tx = db.write.begin().await?;
-    sqlx::query(&format!(
+    let mut tx = db
+        .begin(crate::Origin {
+            actor: "system".into(),
+            request_id: None,
+        })
+        .await?;
+    query(format!(
         "DELETE FROM refresh_tokens WHERE session_id IN ({ended})"
     ))
     .bind(cutoff)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+    let done = query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
         .bind(cutoff)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     tx.commit().await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }

@@ -118,8 +118,5 @@ impl Drop for TestDatabase {
 
 /// Runs raw SQL behind the services' back (tests that tamper with stored rows).
 pub async fn execute(db: &Db, sql: &str) {
-    sqlx::query(sql)
-        .execute(&db.write)
-        .await
-        .expect("raw test SQL");
+    db.write_once(sql, &[]).await.expect("raw test SQL");
 }

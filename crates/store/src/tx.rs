@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{Any, Transaction};
 use steelyard_domain::event::{EventRecord, GENESIS_HASH, NewEvent};
 use uuid::Uuid;
 
 use crate::db::{Backend, Db};
 use crate::error::Result;
 use crate::idempotency::{self, IdempotencyRecord};
+use crate::sql::{FromColumns, Value, query, sqlite_execute, sqlite_rows, sqlx_query};
 use crate::time;
+use crate::writer::SqliteTx;
 
 /// Who caused a change and in which request; stamped on every event of the transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,24 +20,37 @@ pub struct Origin {
     pub request_id: Option<String>,
 }
 
-/// A write transaction. Services make their changes through [`Tx::conn`], [`Tx::record`]
-/// an event for each, and [`Tx::commit`]; dropping a `Tx` rolls everything back.
+/// A write transaction. Services make their changes through the store's functions that take
+/// a `Tx`, [`Tx::record`] an event for each, and [`Tx::commit`]; dropping a `Tx` rolls
+/// everything back.
 #[derive(Debug)]
 pub struct Tx {
-    inner: Transaction<'static, Any>,
+    inner: Connection,
     backend: Backend,
     origin: Origin,
     events: Vec<NewEvent>,
     idempotency: Option<IdempotencyRecord>,
 }
 
+/// Where a transaction's statements run.
+#[derive(Debug)]
+enum Connection {
+    /// A SQLite file: inline on the writer connection (`writer.rs`).
+    Sqlite(SqliteTx),
+    /// PostgreSQL, or SQLite in memory: through sqlx.
+    Pool(Transaction<'static, Any>),
+}
+
 impl Db {
     /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`), so a transaction that reads before it writes never fails half-way.
     pub async fn begin(&self, origin: Origin) -> Result<Tx> {
-        let inner = match self.backend() {
-            Backend::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.write.begin().await?,
+        let inner = match (&self.writer, self.backend()) {
+            (Some(writer), _) => Connection::Sqlite(SqliteTx::begin(writer.lock().await?)?),
+            (None, Backend::Sqlite) => {
+                Connection::Pool(self.write.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            (None, Backend::Postgres) => Connection::Pool(self.write.begin().await?),
         };
         Ok(Tx {
             inner,
@@ -48,8 +63,32 @@ impl Db {
 }
 
 impl Tx {
-    pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.inner
+    /// Runs a statement that returns no rows; how many rows it changed.
+    pub(crate) async fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
+        match &mut self.inner {
+            Connection::Sqlite(tx) => sqlite_execute(tx.connection(), sql, args),
+            Connection::Pool(tx) => Ok(sqlx_query(sql, args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()),
+        }
+    }
+
+    /// Runs a query and maps every row.
+    pub(crate) async fn fetch_all<T: FromColumns>(
+        &mut self,
+        sql: &str,
+        args: &[Value],
+    ) -> Result<Vec<T>> {
+        match &mut self.inner {
+            Connection::Sqlite(tx) => sqlite_rows(tx.connection(), sql, args),
+            Connection::Pool(tx) => sqlx_query(sql, args)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(T::from_columns)
+                .collect(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -72,9 +111,12 @@ impl Tx {
         let events = std::mem::take(&mut self.events);
         let stored = self.append_events(events).await?;
         if let Some(record) = self.idempotency.take() {
-            idempotency::insert(&mut self.inner, &record).await?;
+            idempotency::insert(&mut self, &record).await?;
         }
-        self.inner.commit().await?;
+        match self.inner {
+            Connection::Sqlite(tx) => tx.commit()?,
+            Connection::Pool(tx) => tx.commit().await?,
+        }
         Ok(stored)
     }
 
@@ -110,17 +152,15 @@ impl Tx {
                 };
                 record.hash = record.expected_hash();
                 hash = record.hash.clone();
-                insert_event(&mut self.inner, &record).await?;
+                insert_event(self, &record).await?;
                 stored.push(record);
             }
-            sqlx::query(
-                "UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 WHERE org_id = $3",
-            )
-            .bind(seq)
-            .bind(&hash)
-            .bind(&org)
-            .execute(&mut *self.inner)
-            .await?;
+            query("UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 WHERE org_id = $3")
+                .bind(seq)
+                .bind(&hash)
+                .bind(&org)
+                .execute(self)
+                .await?;
         }
         Ok(stored)
     }
@@ -134,34 +174,27 @@ impl Tx {
         };
         let select =
             format!("SELECT last_seq, last_hash FROM event_chain_heads WHERE org_id = $1{lock}");
-        let head = sqlx::query(&select)
-            .bind(org)
-            .fetch_optional(&mut *self.inner)
-            .await?;
-        let row = match head {
-            Some(row) => row,
+        let head = query(&select).bind(org).fetch_optional(self).await?;
+        match head {
+            Some(head) => Ok(head),
             None => {
                 // Another transaction may create it first: do nothing then, and lock theirs.
-                sqlx::query(
+                query(
                     "INSERT INTO event_chain_heads (org_id, last_seq, last_hash) VALUES ($1, 0, $2) \
                      ON CONFLICT (org_id) DO NOTHING",
                 )
                 .bind(org)
                 .bind(GENESIS_HASH)
-                .execute(&mut *self.inner)
+                .execute(self)
                 .await?;
-                sqlx::query(&select)
-                    .bind(org)
-                    .fetch_one(&mut *self.inner)
-                    .await?
+                query(&select).bind(org).fetch_one(self).await
             }
-        };
-        Ok((row.try_get(0)?, row.try_get(1)?))
+        }
     }
 }
 
-async fn insert_event(conn: &mut AnyConnection, e: &EventRecord) -> Result<()> {
-    sqlx::query(
+async fn insert_event(tx: &mut Tx, e: &EventRecord) -> Result<()> {
+    query(
         "INSERT INTO events (org_id, seq, id, aggregate_type, aggregate_id, kind, actor, request_id, \
          occurred_at, data, changes, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -179,7 +212,7 @@ async fn insert_event(conn: &mut AnyConnection, e: &EventRecord) -> Result<()> {
     .bind(&e.changes)
     .bind(&e.prev_hash)
     .bind(&e.hash)
-    .execute(conn)
+    .execute(tx)
     .await?;
     Ok(())
 }

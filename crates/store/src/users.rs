@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
+use crate::sql::{Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -27,7 +28,7 @@ const COLUMNS: &str =
     "id, email, display_name, password_hash, status, is_super_admin, version, created_at";
 
 pub async fn insert(tx: &mut Tx, user: &UserRow) -> Result<()> {
-    sqlx::query(&format!(
+    query(format!(
         "INSERT INTO users ({COLUMNS}, email_key, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     ))
     .bind(user.id.to_string())
@@ -40,7 +41,7 @@ pub async fn insert(tx: &mut Tx, user: &UserRow) -> Result<()> {
     .bind(to_micros(user.created_at))
     .bind(user.email.to_lowercase())
     .bind(to_micros(user.created_at))
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -84,14 +85,14 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<UserRow> {
 
 /// Sets a user's status (`active` or `disabled`) if the row is still at `version`.
 pub async fn set_status(tx: &mut Tx, id: Uuid, status: &str, version: i64) -> Result<()> {
-    let done = sqlx::query("UPDATE users SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
+    let done = query("UPDATE users SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
         .bind(status)
         .bind(to_micros(crate::time::now()))
         .bind(id.to_string())
         .bind(version)
-        .execute(tx.conn())
+        .execute(tx)
         .await?;
-    if done.rows_affected() == 0 {
+    if done == 0 {
         return Err(StoreError::Stale);
     }
     Ok(())
@@ -99,13 +100,13 @@ pub async fn set_status(tx: &mut Tx, id: Uuid, status: &str, version: i64) -> Re
 
 /// Replaces a user's password hash.
 pub async fn set_password(tx: &mut Tx, id: Uuid, password_hash: &str) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE users SET password_hash = $1, version = version + 1, updated_at = $2 WHERE id = $3",
     )
     .bind(password_hash)
     .bind(to_micros(crate::time::now()))
     .bind(id.to_string())
-    .execute(tx.conn())
+    .execute(tx)
     .await?;
     Ok(())
 }
@@ -137,36 +138,45 @@ pub async fn record_login_failure(
     id: Uuid,
     locked_until: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<()> {
-    sqlx::query(
+    db.write_once(
         "UPDATE users SET failed_logins = failed_logins + 1, locked_until = $1 WHERE id = $2",
+        &[
+            Value::Int(locked_until.map(to_micros)),
+            Value::text(id.to_string()),
+        ],
     )
-    .bind(locked_until.map(to_micros))
-    .bind(id.to_string())
-    .execute(&db.write)
     .await?;
     Ok(())
 }
 
 pub async fn reset_login_failures(db: &Db, id: Uuid) -> Result<()> {
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)")
-        .bind(id.to_string())
-        .execute(&db.write)
-        .await?;
+    db.write_once(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL \
+         WHERE id = $1 AND (failed_logins <> 0 OR locked_until IS NOT NULL)",
+        &[Value::text(id.to_string())],
+    )
+    .await?;
     Ok(())
 }
 
 /// The secret stored under `name`, or `generated` stored now if there was none. Every
 /// instance on the same database gets the same value.
 pub async fn instance_secret(db: &Db, name: &str, generated: &str) -> Result<String> {
-    sqlx::query("INSERT INTO instance_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(generated)
-        .bind(to_micros(crate::time::now()))
-        .execute(&db.write)
+    db.write_once(
+        "INSERT INTO instance_secrets (name, value, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO NOTHING",
+        &[
+            Value::text(name),
+            Value::text(generated),
+            Value::Int(Some(to_micros(crate::time::now()))),
+        ],
+    )
+    .await?;
+    let stored: Option<(String,)> = db
+        .read_optional(
+            "SELECT value FROM instance_secrets WHERE name = $1",
+            &[Value::text(name)],
+        )
         .await?;
-    let row = sqlx::query("SELECT value FROM instance_secrets WHERE name = $1")
-        .bind(name)
-        .fetch_one(&db.write)
-        .await?;
-    Ok(row.try_get(0)?)
+    stored.map(|(value,)| value).ok_or(StoreError::NotFound)
 }

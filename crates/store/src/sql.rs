@@ -1,0 +1,242 @@
+//! The store's statement vocabulary, shared by both engines: bound values, rows read by column,
+//! and a query builder that runs on a write transaction of either engine.
+//!
+//! On a SQLite file a statement runs on a rusqlite connection on the calling thread (the
+//! per-thread readers of `inline.rs`, the writer of `writer.rs`); everywhere else it runs
+//! through sqlx. The SQL is the same text for both: `$n` parameters, which SQLite takes as
+//! named parameters and PostgreSQL as positional ones.
+
+use std::borrow::Cow;
+
+use sqlx::Row;
+use sqlx::any::{Any, AnyArguments, AnyRow};
+use sqlx::query::Query as SqlxQuery;
+
+use crate::error::{Result, StoreError};
+use crate::tx::Tx;
+
+/// One bound value: the store's tables mix text and integers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+impl Value {
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::Text(Some(text.into()))
+    }
+}
+
+impl From<String> for Value {
+    fn from(text: String) -> Self {
+        Self::Text(Some(text))
+    }
+}
+
+impl From<&String> for Value {
+    fn from(text: &String) -> Self {
+        Self::Text(Some(text.clone()))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(text: &str) -> Self {
+        Self::Text(Some(text.to_owned()))
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(text: Option<String>) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<&Option<String>> for Value {
+    fn from(text: &Option<String>) -> Self {
+        Self::Text(text.clone())
+    }
+}
+
+impl From<Option<&str>> for Value {
+    fn from(text: Option<&str>) -> Self {
+        Self::Text(text.map(str::to_owned))
+    }
+}
+
+impl From<i64> for Value {
+    fn from(int: i64) -> Self {
+        Self::Int(Some(int))
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(int: Option<i64>) -> Self {
+        Self::Int(int)
+    }
+}
+
+/// A result row of either engine, read by column name or position.
+pub trait Columns {
+    fn get<T: Column>(&self, name: &str) -> Result<T>;
+    fn at<T: Column>(&self, index: usize) -> Result<T>;
+}
+
+/// A column type both engines decode: text, integers, and their `Option`s.
+pub trait Column:
+    for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
+{
+}
+
+impl<T> Column for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + rusqlite::types::FromSql
+{
+}
+
+impl Columns for AnyRow {
+    fn get<T: Column>(&self, name: &str) -> Result<T> {
+        Ok(self.try_get::<T, _>(name)?)
+    }
+
+    fn at<T: Column>(&self, index: usize) -> Result<T> {
+        Ok(self.try_get::<T, _>(index)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn get<T: Column>(&self, name: &str) -> Result<T> {
+        Ok(rusqlite::Row::get::<_, T>(self, name)?)
+    }
+
+    fn at<T: Column>(&self, index: usize) -> Result<T> {
+        Ok(rusqlite::Row::get::<_, T>(self, index)?)
+    }
+}
+
+/// A record built from one row of either engine.
+pub trait FromColumns: Sized {
+    fn from_columns<R: Columns>(row: &R) -> Result<Self>;
+}
+
+/// A row of one or a few unnamed columns (`SELECT COUNT(*)`, `RETURNING last`), by position.
+macro_rules! positional_row {
+    ($($name:ident $index:tt),+) => {
+        impl<$($name: Column),+> FromColumns for ($($name,)+) {
+            fn from_columns<R: Columns>(row: &R) -> Result<Self> {
+                Ok(($(row.at::<$name>($index)?,)+))
+            }
+        }
+    };
+}
+
+positional_row!(A 0);
+positional_row!(A 0, B 1);
+positional_row!(A 0, B 1, C 2);
+positional_row!(A 0, B 1, C 2, D 3);
+positional_row!(A 0, B 1, C 2, D 3, E 4);
+positional_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+/// The statement as sqlx runs it, with `args` bound in order.
+pub(crate) fn sqlx_query<'q>(
+    sql: &'q str,
+    args: &'q [Value],
+) -> SqlxQuery<'q, Any, AnyArguments<'q>> {
+    let mut query = sqlx::query(sql);
+    for arg in args {
+        query = match arg {
+            Value::Text(text) => query.bind(text.as_deref()),
+            Value::Int(int) => query.bind(*int),
+        };
+    }
+    query
+}
+
+/// Prepares (from the connection's cache) and binds a statement on a rusqlite connection.
+fn sqlite_statement<'c>(
+    connection: &'c rusqlite::Connection,
+    sql: &str,
+    args: &[Value],
+) -> Result<rusqlite::CachedStatement<'c>> {
+    let mut statement = connection.prepare_cached(sql)?;
+    for (n, arg) in args.iter().enumerate() {
+        let name = format!("${}", n + 1);
+        let index = statement
+            .parameter_index(&name)?
+            .ok_or_else(|| StoreError::Corrupt(format!("no parameter {name} in {sql}")))?;
+        match arg {
+            Value::Text(text) => statement.raw_bind_parameter(index, text)?,
+            Value::Int(int) => statement.raw_bind_parameter(index, int)?,
+        }
+    }
+    Ok(statement)
+}
+
+/// Runs a query on a rusqlite connection and maps every row.
+pub(crate) fn sqlite_rows<T: FromColumns>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    args: &[Value],
+) -> Result<Vec<T>> {
+    let mut statement = sqlite_statement(connection, sql, args)?;
+    let mut rows = statement.raw_query();
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        items.push(T::from_columns(row)?);
+    }
+    Ok(items)
+}
+
+/// Runs a statement that returns no rows on a rusqlite connection; how many rows it changed.
+pub(crate) fn sqlite_execute(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    args: &[Value],
+) -> Result<u64> {
+    let changed = sqlite_statement(connection, sql, args)?.raw_execute()?;
+    Ok(changed as u64)
+}
+
+/// A statement and its arguments, built like a sqlx query and run on a [`Tx`].
+#[derive(Debug, Clone)]
+pub(crate) struct Query<'q> {
+    sql: Cow<'q, str>,
+    args: Vec<Value>,
+}
+
+pub(crate) fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
+    Query {
+        sql: sql.into(),
+        args: Vec::new(),
+    }
+}
+
+impl Query<'_> {
+    pub(crate) fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Binds every value of `values`, in order.
+    pub(crate) fn bind_all(mut self, values: impl IntoIterator<Item = Value>) -> Self {
+        self.args.extend(values);
+        self
+    }
+
+    /// Runs the statement; how many rows it changed.
+    pub(crate) async fn execute(self, tx: &mut Tx) -> Result<u64> {
+        tx.execute(&self.sql, &self.args).await
+    }
+
+    pub(crate) async fn fetch_all<T: FromColumns>(self, tx: &mut Tx) -> Result<Vec<T>> {
+        tx.fetch_all(&self.sql, &self.args).await
+    }
+
+    pub(crate) async fn fetch_optional<T: FromColumns>(self, tx: &mut Tx) -> Result<Option<T>> {
+        Ok(self.fetch_all(tx).await?.into_iter().next())
+    }
+
+    /// The first row; `NotFound` when there is none.
+    pub(crate) async fn fetch_one<T: FromColumns>(self, tx: &mut Tx) -> Result<T> {
+        self.fetch_optional(tx).await?.ok_or(StoreError::NotFound)
+    }
+}
