@@ -1,7 +1,8 @@
 //! Connecting to SQLite or PostgreSQL, migrating, and the pools behind both.
 //!
-//! SQLite gets one writer connection and a pool of readers: writes queue in-process instead of
-//! failing with "database is locked", and WAL lets readers run beside the writer. PostgreSQL
+//! SQLite gets one writer connection (`writer.rs`) and readers (`inline.rs`, and a sqlx pool for
+//! long reads): writes queue in-process instead of failing with "database is locked", and WAL
+//! lets readers run beside the writer. The sqlx writer pool on SQLite only migrates. PostgreSQL
 //! uses one pool for both.
 
 use std::path::{Path, PathBuf};

@@ -1,11 +1,13 @@
 //! Steelyard's store: the only place with SQL.
 //!
-//! One schema and one set of queries serve SQLite and PostgreSQL through sqlx's `Any` driver
-//! (docs/adr/0001-database-layer.md); on a SQLite file, short reads run the same SQL inline on a
-//! per-thread connection instead (`Db::read_all`, docs/adr/0004-inline-sqlite-reads.md). Every query of business data takes the actor's
-//! [`DataScope`](steelyard_domain::access::DataScope); there is no unscoped read of tenant rows.
-//! Writes go through [`Tx`], which appends the change's events to the hash chain and commits
-//! both together.
+//! One schema and one set of queries serve SQLite and PostgreSQL (docs/adr/0001-database-layer.md).
+//! PostgreSQL runs them through sqlx's `Any` driver. On a SQLite file the same SQL runs inline
+//! through rusqlite instead: short reads on a per-thread connection (`Db::read_all`,
+//! docs/adr/0004-inline-sqlite-reads.md), write transactions on the one writer connection
+//! (`sql::query(…).execute(tx)`, docs/adr/0005-inline-sqlite-writes.md). Every query of
+//! business data takes the actor's [`DataScope`](steelyard_domain::access::DataScope); there is
+//! no unscoped read of tenant rows. Writes go through [`Tx`], which appends the change's events
+//! to the hash chain and commits both together.
 
 pub mod access;
 pub mod api_tokens;

@@ -5,9 +5,14 @@
 //! SQLite admits one writer at a time anyway; the lock is that queue, kept in-process, and a
 //! transaction holds it from `BEGIN IMMEDIATE` to `COMMIT`. The statements are microseconds
 //! each, so they run on the async worker; a task waiting for the lock holds no thread.
+//!
+//! What is not microseconds is a checkpoint, which copies the WAL into the database file and
+//! syncs both. SQLite runs one inside a `COMMIT` once the WAL passes 1,000 pages, which would
+//! block an async worker for the copy and the fsyncs. So the writer never checkpoints; a
+//! thread of its own does (`spawn_checkpointer`).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -17,6 +22,10 @@ use crate::error::{Result, StoreError};
 
 /// Write statements kept prepared: every statement the store writes with, and room to spare.
 const STATEMENT_CACHE: usize = 256;
+/// How often the checkpoint thread copies committed pages from the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// WAL pages (4 KiB each) past which the checkpoint thread also starts the WAL over.
+const RESTART_AT_PAGES: i64 = 4_000;
 
 pub(crate) struct SqliteWriter {
     connection: Arc<Mutex<Connection>>,
@@ -33,18 +42,19 @@ impl std::fmt::Debug for SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the writer with the pragmas every connection of the store uses.
+    /// Opens the writer with the pragmas every connection of the store uses, and starts its
+    /// checkpoint thread, which ends once the writer is dropped.
     pub(crate) fn open(path: &Path, lock_timeout: Duration) -> Result<Self> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(path, flags)?;
-        // Only another process (a CLI command beside the server) can hold the lock.
-        connection.busy_timeout(Duration::from_secs(5))?;
+        let connection = open(path)?;
         connection.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;",
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
+             PRAGMA wal_autocheckpoint = 0;",
         )?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let connection = Arc::new(Mutex::new(connection));
+        spawn_checkpointer(open(path)?, Arc::downgrade(&connection))?;
         Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            connection,
             lock_timeout,
         })
     }
@@ -56,6 +66,51 @@ impl SqliteWriter {
             .await
             .map_err(|_| StoreError::Busy)
     }
+}
+
+fn open(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    // Only another process (a CLI command beside the server) holds a lock for long.
+    connection.busy_timeout(Duration::from_secs(5))?;
+    Ok(connection)
+}
+
+/// Keeps the WAL short while the writer lives. Every [`CHECKPOINT_EVERY`] a `PASSIVE`
+/// checkpoint copies, beside the running writer, what no reader still needs. That alone never
+/// lets the WAL start over under a steady stream of commits: each commit lands while the copy
+/// runs. So once the WAL holds [`RESTART_AT_PAGES`], the thread also takes the writer's lock,
+/// so nothing commits, and runs a `RESTART` checkpoint: it copies the few pages left, waits
+/// for the (short) reads still on the old WAL, and the next transaction writes the WAL from
+/// its start. Without this the WAL grew by gigabytes in a minute of writes, and reads slowed
+/// with it.
+fn spawn_checkpointer(connection: Connection, writer: Weak<Mutex<Connection>>) -> Result<()> {
+    let checkpoint = move |mode: &str| -> rusqlite::Result<i64> {
+        // (busy, pages in the WAL, pages copied)
+        connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+            row.get::<_, i64>(1)
+        })
+    };
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let Some(writer) = writer.upgrade() else {
+                    return;
+                };
+                let mut done = checkpoint("PASSIVE");
+                if matches!(done, Ok(pages) if pages >= RESTART_AT_PAGES) {
+                    let _no_commits = writer.blocking_lock();
+                    done = checkpoint("RESTART");
+                }
+                if let Err(error) = done {
+                    tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+    Ok(())
 }
 
 /// A transaction on the writer: open from `BEGIN IMMEDIATE` until [`SqliteTx::commit`]; a
