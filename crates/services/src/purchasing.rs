@@ -241,8 +241,12 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         other => other.into(),
     })?;
     if late_number {
-        po.number = take_number(&mut tx, org_id).await?;
-        store::set_number(&mut tx, po.id, &po.number).await?;
+        po.number = loop {
+            let candidate = document_number("PO", store::next_number(&mut tx, org_id, "PO").await?);
+            if store::claim_number(&mut tx, org_id, po.id, &candidate).await? {
+                break candidate;
+            }
+        };
     }
     tx.record(NewEvent::of_change(
         org_id,

@@ -168,3 +168,32 @@ async fn concurrent_writers_all_commit_onto_one_unbroken_chain() {
     assert!(report.first_break.is_none(), "{:?}", report.first_break);
     assert_eq!(report.verified, 41);
 }
+
+#[tokio::test]
+async fn more_events_than_one_insert_holds_are_all_chained_in_order() {
+    let database = TestDatabase::new().await;
+    let db = database.connect().await;
+    let org = organization("Many Events Co");
+    let mut tx = db.begin(origin()).await.unwrap();
+    organizations::insert(&mut tx, &org).await.unwrap();
+    // 1,201 events: three multi-row inserts of at most 500, the head moved once at the end.
+    for _ in 0..1_201 {
+        tx.record(created(&org));
+    }
+    let stored = tx.commit().await.unwrap();
+    assert_eq!(stored.len(), 1_201);
+    assert_eq!(
+        stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=1_201).collect::<Vec<i64>>()
+    );
+    assert_eq!(events::head_seq(&db, org.id).await.unwrap(), 1_201);
+    let report = events::verify_all(&db).await.unwrap();
+    assert!(report.first_break.is_none(), "{:?}", report.first_break);
+    assert_eq!(report.verified, 1_201);
+
+    // The chain goes on from the moved head.
+    let mut tx = db.begin(origin()).await.unwrap();
+    tx.record(created(&org));
+    assert_eq!(tx.commit().await.unwrap()[0].seq, 1_202);
+    assert!(events::verify_all(&db).await.unwrap().first_break.is_none());
+}

@@ -269,14 +269,19 @@ pub async fn list(
     Ok(Page::from_overfetch(orders, page, |o| o.id))
 }
 
-/// Gives a just-inserted order its number (it went in under a placeholder).
-pub async fn set_number(tx: &mut Tx, id: Uuid, number: &str) -> Result<()> {
-    query("UPDATE purchase_orders SET number = $1 WHERE id = $2")
-        .bind(number)
-        .bind(id.to_string())
-        .execute(tx)
-        .await?;
-    Ok(())
+/// Gives a just-inserted order of `org_id` the number, unless another order has it; whether
+/// it did. One statement, so the counter's lock is held one round trip less on PostgreSQL.
+pub async fn claim_number(tx: &mut Tx, org_id: Uuid, id: Uuid, number: &str) -> Result<bool> {
+    let changed = query(
+        "UPDATE purchase_orders SET number = $1 WHERE id = $2 AND NOT EXISTS \
+         (SELECT 1 FROM purchase_orders WHERE org_id = $3 AND number = $1)",
+    )
+    .bind(number)
+    .bind(id.to_string())
+    .bind(org_id.to_string())
+    .execute(tx)
+    .await?;
+    Ok(changed == 1)
 }
 
 /// Whether the number is taken, inside a write transaction.
