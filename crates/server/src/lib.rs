@@ -260,6 +260,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the database ({}): {e}", target.redacted()))?;
     db.migrate().await?;
+    db.start_background_work()?;
     let db_for_hub = db.clone();
     let mut app = App::new(db);
     app.settings = config.settings;

@@ -300,12 +300,27 @@ impl Db {
         self.write.close().await;
     }
 
+    /// Starts the background work a long-running server needs from the store: on a SQLite file,
+    /// the WAL checkpoints (`writer.rs`). Commands that open the database briefly skip it.
+    pub fn start_background_work(&self) -> Result<()> {
+        match &self.writer {
+            Some(writer) => writer.start_checkpoints(),
+            None => Ok(()),
+        }
+    }
+
     /// One write statement outside any transaction (bookkeeping with no event, such as a
     /// failed-login count): on SQLite's writer, or the pool. How many rows it changed.
     pub(crate) async fn write_once(&self, sql: &str, args: &[crate::sql::Value]) -> Result<u64> {
         if let Some(writer) = &self.writer {
+            // Off the async workers: the purges among these can change many rows.
             let connection = writer.lock().await?;
-            return crate::sql::sqlite_execute(&connection, sql, args);
+            let (sql, args) = (sql.to_owned(), args.to_vec());
+            return tokio::task::spawn_blocking(move || {
+                crate::sql::sqlite_execute(&connection, &sql, &args)
+            })
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("a write task failed: {e}")))?;
         }
         Ok(crate::sql::sqlx_query(sql, args)
             .execute(&self.write)

@@ -105,23 +105,20 @@ impl Columns for AnyRow {
 
 /// A rusqlite row with its statement's column names, read once per query. rusqlite's own
 /// lookup by name asks SQLite for every column's name on every `get` (a C call, `strlen` and a
-/// UTF-8 check each): about 6% of the server's CPU in the benchmark's mix.
+/// UTF-8 check each): about 6% of the server's CPU in the benchmark's mix. As there, the
+/// first column of a name wins.
 struct NamedRow<'r, 's> {
     row: &'r rusqlite::Row<'s>,
     names: &'r [String],
-    /// Where the last name was found: mappings mostly read columns in `SELECT` order.
-    cursor: std::cell::Cell<usize>,
 }
 
 impl Columns for NamedRow<'_, '_> {
     fn get<T: Column>(&self, name: &str) -> Result<T> {
-        let count = self.names.len();
-        let start = self.cursor.get();
-        let index = (0..count)
-            .map(|offset| (start + offset) % count)
-            .find(|&i| self.names[i].eq_ignore_ascii_case(name))
+        let index = self
+            .names
+            .iter()
+            .position(|column| column.eq_ignore_ascii_case(name))
             .ok_or_else(|| rusqlite::Error::InvalidColumnName(name.to_owned()))?;
-        self.cursor.set(index + 1);
         self.at(index)
     }
 
@@ -175,11 +172,24 @@ fn sqlite_statement<'c>(
     args: &[Value],
 ) -> Result<rusqlite::CachedStatement<'c>> {
     let mut statement = connection.prepare_cached(sql)?;
-    for (n, arg) in args.iter().enumerate() {
-        let name = format!("${}", n + 1);
-        let index = statement
-            .parameter_index(&name)?
-            .ok_or_else(|| StoreError::Corrupt(format!("no parameter {name} in {sql}")))?;
+    // SQLite numbers the parameters in order of first appearance, not by the number in `$n`:
+    // read each one's name once (looking names up would be quadratic in a wide INSERT).
+    let count = statement.parameter_count();
+    if count != args.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} values for {count} parameters in {sql}",
+            args.len()
+        )));
+    }
+    for index in 1..=count {
+        let arg = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok())
+            .and_then(|n| args.get(n.checked_sub(1)?))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("parameter {index} of {sql} is not $1…${count}"))
+            })?
+            .clone();
         match arg {
             Value::Text(text) => statement.raw_bind_parameter(index, text)?,
             Value::Int(int) => statement.raw_bind_parameter(index, int)?,
@@ -203,11 +213,7 @@ pub(crate) fn sqlite_rows<T: FromColumns>(
     let mut rows = statement.raw_query();
     let mut items = Vec::new();
     while let Some(row) = rows.next()? {
-        let row = NamedRow {
-            row,
-            names: &names,
-            cursor: std::cell::Cell::new(0),
-        };
+        let row = NamedRow { row, names: &names };
         items.push(T::from_columns(&row)?);
     }
     Ok(items)

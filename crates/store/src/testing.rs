@@ -116,7 +116,7 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Runs raw SQL behind the services' back (tests that tamper with stored rows).
+/// Runs one raw SQL statement behind the services' back (tests that tamper with stored rows).
 pub async fn execute(db: &Db, sql: &str) {
     db.write_once(sql, &[]).await.expect("raw test SQL");
 }

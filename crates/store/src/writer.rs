@@ -8,8 +8,9 @@
 //!
 //! What is not microseconds is a checkpoint, which copies the WAL into the database file and
 //! syncs both. SQLite runs one inside a `COMMIT` once the WAL passes 1,000 pages, which would
-//! block an async worker for the copy and the fsyncs. So the writer never checkpoints; a
-//! thread of its own does (`spawn_checkpointer`).
+//! block an async worker for the copy and the fsyncs. So the writer never checkpoints; in the
+//! server a thread of its own does ([`SqliteWriter::start_checkpoints`]). A short-lived
+//! command leaves it to SQLite, which checkpoints when the last connection closes.
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -26,8 +27,14 @@ const STATEMENT_CACHE: usize = 256;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// WAL pages (4 KiB each) past which the checkpoint thread also starts the WAL over.
 const RESTART_AT_PAGES: i64 = 4_000;
+/// How long a `RESTART` waits for reads on the old WAL while it holds the writer: enough for
+/// any short read, not for a backup or an audit walk, which it leaves alone instead.
+const RESTART_WAIT: Duration = Duration::from_millis(10);
+/// After a `RESTART` that a long read kept from finishing, the wait before the next attempt.
+const RESTART_BACKOFF: Duration = Duration::from_secs(2);
 
 pub(crate) struct SqliteWriter {
+    path: std::path::PathBuf,
     connection: Arc<Mutex<Connection>>,
     /// How long a writer waits for its turn before the request is refused as overload.
     lock_timeout: Duration,
@@ -42,8 +49,7 @@ impl std::fmt::Debug for SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens the writer with the pragmas every connection of the store uses, and starts its
-    /// checkpoint thread, which ends once the writer is dropped.
+    /// Opens the writer with the pragmas every connection of the store uses.
     pub(crate) fn open(path: &Path, lock_timeout: Duration) -> Result<Self> {
         let connection = open(path)?;
         connection.execute_batch(
@@ -51,12 +57,19 @@ impl SqliteWriter {
              PRAGMA wal_autocheckpoint = 0;",
         )?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let connection = Arc::new(Mutex::new(connection));
-        spawn_checkpointer(open(path)?, Arc::downgrade(&connection))?;
         Ok(Self {
-            connection,
+            path: path.to_owned(),
+            connection: Arc::new(Mutex::new(connection)),
             lock_timeout,
         })
+    }
+
+    /// Starts the checkpoint thread, which ends once the writer is dropped. Only the server
+    /// calls it: commands beside a running server must not checkpoint against it.
+    pub(crate) fn start_checkpoints(&self) -> Result<()> {
+        let connection = open(&self.path)?;
+        connection.busy_timeout(RESTART_WAIT)?;
+        spawn_checkpointer(connection, Arc::downgrade(&self.connection))
     }
 
     /// Waits for the writer; `Busy` after the lock timeout (overload, or a transaction that
@@ -80,30 +93,47 @@ fn open(path: &Path) -> Result<Connection> {
 /// checkpoint copies, beside the running writer, what no reader still needs. That alone never
 /// lets the WAL start over under a steady stream of commits: each commit lands while the copy
 /// runs. So once the WAL holds [`RESTART_AT_PAGES`], the thread also takes the writer's lock,
-/// so nothing commits, and runs a `RESTART` checkpoint: it copies the few pages left, waits
-/// for the (short) reads still on the old WAL, and the next transaction writes the WAL from
-/// its start. Without this the WAL grew by gigabytes in a minute of writes, and reads slowed
-/// with it.
+/// so nothing commits, and runs a `RESTART` checkpoint: it copies the few pages left, waits up
+/// to [`RESTART_WAIT`] for reads still on the old WAL, and the next transaction writes the
+/// WAL from its start. Without this the WAL grew by gigabytes in a minute of writes, and
+/// reads slowed with it. A long read (a backup, `audit verify`) makes the `RESTART` give up
+/// at once; it is tried again after [`RESTART_BACKOFF`], so writers lose at most that wait.
 fn spawn_checkpointer(connection: Connection, writer: Weak<Mutex<Connection>>) -> Result<()> {
-    let checkpoint = move |mode: &str| -> rusqlite::Result<i64> {
-        // (busy, pages in the WAL, pages copied)
+    // (gave up because of a reader or writer, pages in the WAL, pages copied)
+    let checkpoint = move |mode: &str| -> rusqlite::Result<(bool, i64)> {
         connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-            row.get::<_, i64>(1)
+            Ok((row.get::<_, i64>(0)? != 0, row.get::<_, i64>(1)?))
         })
     };
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
+            // The WAL's length at the last RESTART: it reads the same until the next write
+            // starts the WAL over, and an idle server has nothing to restart.
+            let mut restarted_at = None;
+            let mut next_restart = std::time::Instant::now();
             loop {
                 std::thread::sleep(CHECKPOINT_EVERY);
                 let Some(writer) = writer.upgrade() else {
                     return;
                 };
-                let mut done = checkpoint("PASSIVE");
-                if matches!(done, Ok(pages) if pages >= RESTART_AT_PAGES) {
-                    let _no_commits = writer.blocking_lock();
-                    done = checkpoint("RESTART");
-                }
+                let done = match checkpoint("PASSIVE") {
+                    Ok((_, pages))
+                        if pages >= RESTART_AT_PAGES
+                            && restarted_at != Some(pages)
+                            && std::time::Instant::now() >= next_restart =>
+                    {
+                        let _no_commits = writer.blocking_lock();
+                        checkpoint("RESTART").map(|(gave_up, pages)| {
+                            if gave_up {
+                                next_restart = std::time::Instant::now() + RESTART_BACKOFF;
+                            } else {
+                                restarted_at = Some(pages);
+                            }
+                        })
+                    }
+                    other => other.map(|_| ()),
+                };
                 if let Err(error) = done {
                     tracing::warn!(%error, "SQLite checkpoint failed; retrying");
                 }
@@ -130,6 +160,11 @@ impl std::fmt::Debug for SqliteTx {
 
 impl SqliteTx {
     pub(crate) fn begin(connection: OwnedMutexGuard<Connection>) -> Result<Self> {
+        if !connection.is_autocommit() {
+            // Only if a rollback on drop failed: end that transaction rather than refuse
+            // every write from now on.
+            connection.execute_batch("ROLLBACK")?;
+        }
         connection.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Self {
             connection,
