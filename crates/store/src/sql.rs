@@ -188,8 +188,7 @@ fn sqlite_statement<'c>(
             .and_then(|n| args.get(n.checked_sub(1)?))
             .ok_or_else(|| {
                 StoreError::Corrupt(format!("parameter {index} of {sql} is not $1…${count}"))
-            })?
-            .clone();
+            })?;
         match arg {
             Value::Text(text) => statement.raw_bind_parameter(index, text)?,
             Value::Int(int) => statement.raw_bind_parameter(index, int)?,
