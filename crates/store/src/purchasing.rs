@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
-use crate::sql::{Columns, FromColumns, Value, query};
+use crate::sql::{Columns, FromColumns, Value, ids_in, query, values_rows};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -54,19 +54,10 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     // The lines in as few statements as possible: each statement holds SQLite's one writer.
     const COLUMNS_PER_LINE: usize = 14;
     for chunk in po.lines.chunks(LINES_PER_INSERT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let first = row * COLUMNS_PER_LINE + 1;
-                let params: Vec<String> = (first..first + COLUMNS_PER_LINE)
-                    .map(|n| format!("${n}"))
-                    .collect();
-                format!("({})", params.join(", "))
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO purchase_order_lines (id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, \
              unit_factor, received, {LINE_TAX_COLUMNS}) VALUES {}",
-            rows.join(", ")
+            values_rows(chunk.len(), COLUMNS_PER_LINE)
         );
         let mut query = query(&sql);
         for line in chunk {
@@ -176,16 +167,12 @@ fn one(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
 
 /// The lines of the given orders, in order and line number.
 fn lines_query(ids: &[Uuid]) -> (String, Vec<Value>) {
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let (placeholders, values) = ids_in(ids);
     let sql = format!(
         "SELECT id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, unit_factor, received, \
-         {LINE_TAX_COLUMNS} FROM purchase_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
-        placeholders.join(", ")
+         {LINE_TAX_COLUMNS} FROM purchase_order_lines WHERE order_id IN ({placeholders}) ORDER BY order_id, line_no"
     );
-    (
-        sql,
-        ids.iter().map(|id| Value::text(id.to_string())).collect(),
-    )
+    (sql, values)
 }
 
 /// A line with the id of its order.

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
-use crate::sql::{Columns, FromColumns, Value, query};
+use crate::sql::{Columns, FromColumns, Value, ids_in, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -139,16 +139,12 @@ fn one(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
 
 /// The lines of the given orders, in order and line number.
 fn lines_query(ids: &[Uuid]) -> (String, Vec<Value>) {
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let (placeholders, values) = ids_in(ids);
     let sql = format!(
         "SELECT id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, {LINE_TAX_COLUMNS} \
-         FROM sales_order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
-        placeholders.join(", ")
+         FROM sales_order_lines WHERE order_id IN ({placeholders}) ORDER BY order_id, line_no"
     );
-    (
-        sql,
-        ids.iter().map(|id| Value::text(id.to_string())).collect(),
-    )
+    (sql, values)
 }
 
 /// A line with the id of its order.

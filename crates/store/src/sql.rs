@@ -150,6 +150,25 @@ positional_row!(A 0, B 1, C 2, D 3);
 positional_row!(A 0, B 1, C 2, D 3, E 4);
 positional_row!(A 0, B 1, C 2, D 3, E 4, F 5);
 
+/// `rows` rows of `columns` parameters for a multi-row `VALUES`, numbered from `$1`:
+/// `($1, $2), ($3, $4)`.
+pub(crate) fn values_rows(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let params: Vec<String> = (r * columns + 1..=(r + 1) * columns)
+            .map(|p| format!("${p}"))
+            .collect();
+        format!("({})", params.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+/// An `IN (…)` list of the ids, numbered from `$1`, and their values.
+pub(crate) fn ids_in(ids: &[uuid::Uuid]) -> (String, Vec<Value>) {
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let values = ids.iter().map(|id| Value::text(id.to_string())).collect();
+    (placeholders.join(", "), values)
+}
+
 /// The statement as sqlx runs it, with `args` bound in order.
 pub(crate) fn sqlx_query<'q>(
     sql: &'q str,
@@ -270,5 +289,20 @@ impl Query<'_> {
     /// The first row; `NotFound` when there is none.
     pub(crate) async fn fetch_one<T: FromColumns>(self, tx: &mut Tx) -> Result<T> {
         self.fetch_optional(tx).await?.ok_or(StoreError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_values_number_their_parameters_row_after_row() {
+        assert_eq!(values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_rows(1, 1), "($1)");
+        let ids = [uuid::Uuid::nil(), uuid::Uuid::max()];
+        let (placeholders, values) = ids_in(&ids);
+        assert_eq!(placeholders, "$1, $2");
+        assert_eq!(values[1], Value::text(ids[1].to_string()));
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::db::{Backend, Db};
 use crate::error::Result;
 use crate::idempotency::{self, IdempotencyRecord};
-use crate::sql::{FromColumns, Value, query, sqlite_execute, sqlite_rows, sqlx_query};
+use crate::sql::{FromColumns, Value, query, sqlite_execute, sqlite_rows, sqlx_query, values_rows};
 use crate::time;
 use crate::writer::SqliteTx;
 
@@ -175,19 +175,10 @@ impl Tx {
         let chunks: Vec<&[EventRecord]> = records.chunks(EVENTS_PER_INSERT).collect();
         let mut head_moved = false;
         for (n, chunk) in chunks.iter().enumerate() {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|row| {
-                    let first = row * COLUMNS_PER_EVENT + 1;
-                    let params: Vec<String> = (first..first + COLUMNS_PER_EVENT)
-                        .map(|p| format!("${p}"))
-                        .collect();
-                    format!("({})", params.join(", "))
-                })
-                .collect();
             let mut sql = format!(
                 "INSERT INTO events (org_id, seq, id, aggregate_type, aggregate_id, kind, actor, \
                  request_id, occurred_at, data, changes, prev_hash, hash) VALUES {}",
-                rows.join(", ")
+                values_rows(chunk.len(), COLUMNS_PER_EVENT)
             );
             let mut args: Vec<Value> = chunk.iter().flat_map(event_values).collect();
             if n + 1 == chunks.len() && self.backend == Backend::Postgres {
