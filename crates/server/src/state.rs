@@ -9,8 +9,28 @@ use steelyard_services::App;
 use crate::auth::Keys;
 use crate::config::Config;
 
+/// Cloned several times per request (every middleware and extractor takes its own copy), so
+/// it is one reference count, not one per field.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Debug)]
+pub struct Shared {
     pub app: App,
     pub config: Arc<Config>,
     pub keys: Arc<Keys>,

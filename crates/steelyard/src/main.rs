@@ -9,6 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use steelyard_server::config::{Config, Overrides};
 use steelyard_store::{Db, PoolSettings};
 
+/// mimalloc instead of glibc malloc: requests allocate many small short-lived buffers, which
+/// glibc served at 10-12% of the server's CPU (BENCHMARKS.md, "Causes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "steelyard",
