@@ -255,26 +255,43 @@ async fn expect_frame(socket: &mut Socket, wanted: &str) -> anyhow::Result<()> {
 /// Records every event's commit-to-delivery time until the socket closes or is aborted.
 async fn listen(mut socket: Socket, index: usize, recorder: &Recorder) {
     while let Some(Ok(message)) = socket.next().await {
+        // The arrival, before this process spends anything on the frame.
+        let arrived = chrono::Utc::now();
         let Message::Text(text) = message else {
             continue;
         };
-        let Ok(frame) = serde_json::from_str::<Frame<'_>>(text.as_str()) else {
+        let Some(at) = event_at(text.as_str()) else {
             continue;
         };
-        if frame.kind != "event" {
-            continue;
-        }
-        let latency = frame
-            .at
+        let latency = at
             .and_then(|at| chrono::DateTime::parse_from_rfc3339(&at).ok())
-            .and_then(|at| {
-                (chrono::Utc::now() - at.with_timezone(&chrono::Utc))
-                    .to_std()
-                    .ok()
-            })
+            .and_then(|at| (arrived - at.with_timezone(&chrono::Utc)).to_std().ok())
             .unwrap_or_default();
         recorder.record(index, latency, Outcome::Status(200));
     }
+}
+
+/// For an event frame, its `at` (None for any other frame). This process receives every
+/// frame on the cores the server runs on, so it does not parse the record in `data` to find
+/// `at`: every top-level field after `type` starts with `,"`, which cannot occur inside a JSON
+/// string, and the server writes `data` last (docs/realtime.md), so `at` is found by a search
+/// of the part before `,"data":`. Whatever that search does not find is parsed.
+fn event_at(text: &str) -> Option<Option<Cow<'_, str>>> {
+    const AT: &str = r#","at":""#;
+    if let Some(rest) = text.strip_prefix(r#"{"type":"event""#)
+        && rest.starts_with(',')
+    {
+        let head = rest
+            .split_once(r#","data":"#)
+            .map_or(rest, |(head, _)| head);
+        if let Some(start) = head.find(AT).map(|at| at + AT.len())
+            && let Some(len) = head[start..].find('"')
+        {
+            return Some(Some(Cow::Borrowed(&head[start..start + len])));
+        }
+    }
+    let frame: Frame<'_> = serde_json::from_str(text).ok()?;
+    (frame.kind == "event").then_some(frame.at)
 }
 
 /// Commits one event per call: a partner's payment terms changed.
@@ -297,5 +314,24 @@ impl Workload for PartnerUpdates {
         );
         call.if_match = Some(http::HeaderValue::from_static("*"));
         call
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_events_at_is_read_from_the_envelope_whatever_the_record_holds() {
+        let at = "2026-11-22T07:01:02.123456Z";
+        let frame = format!(
+            r#"{{"type":"event","topic":"org","seq":7,"id":"x","kind":"partner.updated","at":"{at}","data":{{"a":1,"at":"no"}}}}"#
+        );
+        assert_eq!(event_at(&frame).unwrap().as_deref(), Some(at));
+        // Another order is parsed, so a field of the record is never taken for `at`.
+        let frame = format!(r#"{{"type":"event","data":{{"a":1,"at":"no"}},"at":"{at}"}}"#);
+        assert_eq!(event_at(&frame).unwrap().as_deref(), Some(at));
+        assert!(event_at(r#"{"type":"subscribed","topic":"org","seq":1}"#).is_none());
+        assert!(event_at(r#"{"type":"events","at":"x"}"#).is_none());
     }
 }

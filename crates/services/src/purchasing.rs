@@ -2,6 +2,8 @@
 //! stock (partially, within a tolerance), cancel and close. Receipts post supplier → location
 //! moves through the inventory ledger, valued at the line price.
 
+use std::collections::HashMap;
+
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
 use steelyard_domain::event::{EventRecord, NewEvent};
@@ -10,9 +12,10 @@ use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
 use steelyard_domain::purchase::{
-    MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, ReceiptDraft,
+    LineDraft, MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, ReceiptDraft,
     ReceiveError, document_number,
 };
+use steelyard_domain::product::Product;
 use steelyard_domain::record::RecordStatus;
 use steelyard_domain::tax::{LineTax, TaxUse};
 use steelyard_domain::text::parse_optional_line;
@@ -75,6 +78,23 @@ pub(crate) fn parse_number(raw: &str) -> Result<String, steelyard_domain::FieldE
     }
 }
 
+/// The products the lines name, by id, read in one statement.
+async fn products_of(
+    app: &App,
+    scope: &DataScope,
+    lines: &[LineDraft],
+) -> Result<HashMap<Uuid, Product>> {
+    let mut ids: Vec<Uuid> = lines
+        .iter()
+        .take(MAX_LINES)
+        .filter_map(|l| l.product_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = steelyard_store::products::get_many(&app.db, scope, &ids).await?;
+    Ok(found.into_iter().map(|p| (p.id, p)).collect())
+}
+
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject))]
 pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<PurchaseOrder> {
     ctx.require(Permission::PURCHASING_ORDER_MANAGE)?;
@@ -105,23 +125,23 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         errors.add("lines", "too_many", format!("at most {MAX_LINES} lines"));
     }
     let mut lines = Vec::new();
+    let products = products_of(app, &scope, &draft.lines).await?;
     for (i, line) in draft.lines.iter().enumerate().take(MAX_LINES) {
         let at = |field: &str| format!("lines[{i}].{field}");
         let Some(product_id) = line.product_id else {
             errors.add(&at("product_id"), "required", "is required");
             continue;
         };
-        let product = match steelyard_store::products::get(&app.db, &scope, product_id).await {
-            Ok(p) if p.status == RecordStatus::Active => p,
-            Ok(_) | Err(StoreError::NotFound) => {
-                errors.add(
-                    &at("product_id"),
-                    "unknown",
-                    "is not an active product of this organization",
-                );
-                continue;
-            }
-            Err(other) => return Err(other.into()),
+        let Some(product) = products
+            .get(&product_id)
+            .filter(|p| p.status == RecordStatus::Active)
+        else {
+            errors.add(
+                &at("product_id"),
+                "unknown",
+                "is not an active product of this organization",
+            );
+            continue;
         };
         let unit = line
             .unit

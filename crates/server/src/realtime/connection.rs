@@ -2,17 +2,22 @@
 //! events the caller may see, keep the connection healthy, and close with a clear code.
 
 use std::collections::HashMap;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use governor::DefaultDirectRateLimiter;
 use steelyard_domain::realtime::{may_see, parse_topic};
 use steelyard_store::events::{self, EventFilter};
 use uuid::Uuid;
 
+use super::hub::Joined;
 use super::protocol::{self, ClientMessage, LiveEvent, close};
-use super::{Hub, RealtimeSettings};
+use super::socket::{
+    Closing, SEND_TIMEOUT, close_with, feed, first_auth, flush, send, send_all, send_message,
+};
+use super::{Hub, RealtimeSettings, WRITE_BUFFER};
 use crate::auth::{Identity, authenticate};
 use crate::state::AppState;
 
@@ -27,9 +32,6 @@ const MAX_SUBSCRIPTIONS: usize = 100;
 /// How often an open socket's token is checked again, so a revoked token, a closed session
 /// or a disabled user stops the socket within this time, whatever the token's expiry.
 const RECHECK: Duration = Duration::from_secs(60);
-
-/// Why a connection ended, as the close frame tells the client.
-struct Closing(u16, &'static str);
 
 /// The topics a path subscribes to by itself, and a token from `Sec-WebSocket-Protocol`.
 #[derive(Debug, Default)]
@@ -52,11 +54,10 @@ struct Connection {
     batch: bool,
     limiter: DefaultDirectRateLimiter,
     last_heard: Instant,
-}
-
-tokio::task_local! {
-    /// How long one write may take on this connection's task (the hub's `send_timeout`).
-    static SEND_TIMEOUT: Duration;
+    /// `ws_messages_sent_total` and `ws_commit_to_send_seconds`, looked up once: the
+    /// `counter!` and `histogram!` macros search the recorder's registry on every call.
+    messages_sent: metrics::Counter,
+    commit_to_send: metrics::Histogram,
 }
 
 /// Runs a connection to its end.
@@ -128,6 +129,8 @@ async fn run_connection(mut socket: WebSocket, state: AppState, hub: Arc<Hub>, o
         batch: batch.unwrap_or(false),
         limiter,
         last_heard: Instant::now(),
+        messages_sent: metrics::counter!("ws_messages_sent_total"),
+        commit_to_send: metrics::histogram!("ws_commit_to_send_seconds"),
     };
     let outcome = connection.serve(joined, opening.topics).await;
     metrics::gauge!("ws_connections").decrement(1.0);
@@ -166,57 +169,9 @@ async fn authenticate_socket(state: &AppState, token: &str) -> Result<Identity, 
     Ok(identity)
 }
 
-/// Waits for the first message, which must authenticate.
-async fn first_auth(socket: &mut WebSocket, wait: Duration) -> Option<(String, Option<bool>)> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let message = tokio::time::timeout_at(deadline, socket.recv())
-            .await
-            .ok()??
-            .ok()?;
-        match message {
-            Message::Text(text) => {
-                return match serde_json::from_str(text.as_str()) {
-                    Ok(ClientMessage::Auth { token, batch }) => Some((token, batch)),
-                    _ => None,
-                };
-            }
-            Message::Ping(_) | Message::Pong(_) => {}
-            Message::Binary(_) | Message::Close(_) => return None,
-        }
-    }
-}
-
-async fn send(socket: &mut WebSocket, frame: Utf8Bytes) -> bool {
-    send_message(socket, Message::Text(frame)).await
-}
-
-/// Sends with a deadline: a peer that stopped reading must not hold the task forever.
-async fn send_message(socket: &mut WebSocket, message: Message) -> bool {
-    let wait = SEND_TIMEOUT
-        .try_with(|wait| *wait)
-        .unwrap_or(Duration::from_secs(10));
-    matches!(
-        tokio::time::timeout(wait, socket.send(message)).await,
-        Ok(Ok(()))
-    )
-}
-
-async fn close_with(socket: &mut WebSocket, Closing(code, reason): Closing) {
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    };
-    let _ = send_message(socket, Message::Close(Some(frame))).await;
-}
-
 impl Connection {
     /// The connection's main loop; returns how to close, or None when the peer is gone.
-    async fn serve(
-        &mut self,
-        mut joined: super::hub::Joined,
-        topics: Vec<String>,
-    ) -> Option<Closing> {
+    async fn serve(&mut self, mut joined: Joined, topics: Vec<String>) -> Option<Closing> {
         for topic in topics {
             self.subscribe(&topic, None).await?;
         }
@@ -233,19 +188,31 @@ impl Connection {
                 "server shutting down: reconnect and resume",
             ));
         }
+        // Made once and polled on every turn rather than made per turn: a new sleep takes the
+        // runtime's one timer-wheel lock to enter the wheel and again to leave it, and a new
+        // `notified` or `changed` takes its waiter list's lock to leave it, per event.
+        let overflow = Arc::clone(&joined.overflowed);
+        let mut overflowed = pin!(overflow.notified());
+        let mut shutdown = pin!(closing.changed());
+        let mut expires_at = self.identity.expires_at;
+        let mut expiry = pin!(sleep_until(self.expiry()));
         loop {
-            let expiry = self.expiry();
             // Biased: the hub notifies an overflow before it drops the listener's queue, so
             // checking it first means a drained, dropped queue always closes as too slow.
             tokio::select! {
                 biased;
-                () = joined.overflowed.notified() => {
+                () = overflowed.as_mut() => {
                     return Some(Closing(close::SLOW_CONSUMER, "too slow: reconnect and resume"));
                 }
                 incoming = self.socket.recv() => {
                     let message = incoming?.ok()?;
                     self.last_heard = Instant::now();
                     self.on_message(message).await?;
+                    if self.identity.expires_at != expires_at {
+                        // A fresh token: a new expiry.
+                        expires_at = self.identity.expires_at;
+                        expiry.set(sleep_until(self.expiry()));
+                    }
                 }
                 event = joined.events.recv() => {
                     let event = event?;
@@ -261,15 +228,17 @@ impl Connection {
                     }
                 }
                 // The only change there is: the server began shutting down.
-                _ = closing.changed() => {
+                _ = shutdown.as_mut() => {
                     return Some(Closing(close::GOING_AWAY, "server shutting down: reconnect and resume"));
                 }
                 _ = recheck.tick() => {
                     if let Err(AuthFailure::Refused) = authenticate_socket(&self.state, &self.token).await {
                         return Some(Closing(close::UNAUTHORIZED, "signed out or revoked"));
                     }
+                    // The expiry is a wall-clock time: follow the clock if it was stepped.
+                    expiry.set(sleep_until(self.expiry()));
                 }
-                () = sleep_until(expiry) => {
+                () = expiry.as_mut() => {
                     return Some(Closing(close::TOKEN_EXPIRED, "token expired: authenticate again"));
                 }
             }
@@ -453,18 +422,22 @@ impl Connection {
                 if let Some(frame) = event.frame(topic)
                     && self.visible(&event)
                 {
-                    if !send(&mut self.socket, frame.clone()).await {
+                    if !feed(&mut self.socket, frame.clone()).await {
                         return Ok(None);
                     }
                     replayed += 1;
                 }
+            }
+            // A page goes out in writes of the socket's buffer size, not one per event.
+            if !flush(&mut self.socket).await {
+                return Ok(None);
             }
             if !more {
                 break;
             }
         }
         metrics::counter!("ws_replayed_events_total").increment(replayed);
-        metrics::counter!("ws_messages_sent_total").increment(replayed);
+        self.messages_sent.increment(replayed);
         Ok(Some((cursor, replayed)))
     }
 
@@ -477,9 +450,11 @@ impl Connection {
         )
     }
 
-    /// The frames of `event` for this connection's subscriptions, advancing their cursors.
-    fn frames_of(&mut self, event: &LiveEvent, frames: &mut Vec<Utf8Bytes>) {
+    /// The frames of `event` for this connection's subscriptions, advancing their cursors;
+    /// returns their size in bytes.
+    fn frames_of(&mut self, event: &LiveEvent, frames: &mut Vec<Utf8Bytes>) -> usize {
         let mut visible = None;
+        let mut bytes = 0;
         let actor = &self.identity.actor;
         for (topic, cursor) in &mut self.subscriptions {
             if event.seq <= *cursor {
@@ -491,27 +466,28 @@ impl Connection {
                     may_see(actor, event.org_id, &event.aggregate_type, &event.data)
                 })
             {
+                bytes += frame.len();
                 frames.push(frame.clone());
             }
         }
+        bytes
     }
 
-    /// Delivers a live event, and with batching on, whatever else is already queued.
-    async fn deliver(
-        &mut self,
-        event: Arc<LiveEvent>,
-        joined: &mut super::hub::Joined,
-    ) -> Option<()> {
+    /// Delivers a live event together with whatever else is already queued: with batching
+    /// on as one `batch` frame, otherwise as separate frames written out together, so that a
+    /// socket that fell behind catches up in one write (and its client in one read) instead
+    /// of one per event. Order, cursors and frames are the same as event by event.
+    async fn deliver(&mut self, event: Arc<LiveEvent>, joined: &mut Joined) -> Option<()> {
         let mut frames = Vec::new();
         let committed = event.committed_at;
-        self.frames_of(&event, &mut frames);
-        if self.batch {
-            while frames.len() < MAX_BATCH {
-                let Ok(next) = joined.events.try_recv() else {
-                    break;
-                };
-                self.frames_of(&next, &mut frames);
-            }
+        let mut bytes = self.frames_of(&event, &mut frames);
+        // Separate frames: about what the socket writes in one go.
+        let budget = if self.batch { usize::MAX } else { WRITE_BUFFER };
+        while frames.len() < MAX_BATCH && bytes < budget {
+            let Ok(next) = joined.events.try_recv() else {
+                break;
+            };
+            bytes += self.frames_of(&next, &mut frames);
         }
         if frames.is_empty() {
             return Some(());
@@ -520,18 +496,15 @@ impl Connection {
         let ok = if self.batch && frames.len() > 1 {
             send(&mut self.socket, protocol::batch(&frames)).await
         } else {
-            let mut ok = true;
-            for frame in frames {
-                ok = ok && send(&mut self.socket, frame).await;
-            }
-            ok
+            send_all(&mut self.socket, frames).await
         };
         if ok {
-            metrics::counter!("ws_messages_sent_total").increment(sent);
+            self.messages_sent.increment(sent);
+            // One sample per write: the time from the commit of its oldest event.
             let latency = (chrono::Utc::now() - committed)
                 .num_microseconds()
                 .unwrap_or(0);
-            metrics::histogram!("ws_commit_to_send_seconds").record(latency as f64 / 1e6);
+            self.commit_to_send.record(latency as f64 / 1e6);
         }
         ok.then_some(())
     }

@@ -6,6 +6,7 @@ pub mod connection;
 pub mod hub;
 pub mod protocol;
 pub mod redis_bus;
+mod socket;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,9 @@ const BEARER_PROTOCOL_PREFIX: &str = "bearer.";
 
 /// How often every organization stream reads the events table for anything missed.
 const CATCH_UP_EVERY: Duration = Duration::from_secs(5);
+/// What a socket buffers before writing to the network; a burst of separate frames goes out
+/// in writes of about this size.
+const WRITE_BUFFER: usize = 8 * 1024;
 
 /// The dependency-free browser client, served at [`CLIENT_PATH`].
 pub const CLIENT_JS: &str = include_str!("client.js");
@@ -166,7 +170,7 @@ fn open(state: AppState, headers: &HeaderMap, ws: Upgrade, topics: Vec<String>) 
     // of thousands of sockets; client messages are small and events are written whole.
     ws.protocols([SUBPROTOCOL])
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(8 * 1024)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| {
             let hub = Arc::clone(&state.hub);
