@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use steelyard_services::{App, identity};
 use steelyard_store::{Db, PoolSettings};

@@ -11,18 +11,18 @@ use steelyard_domain::inventory::{LocationKind, MoveKind};
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
-use steelyard_domain::purchase::{
-    LineDraft, MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, ReceiptDraft,
-    ReceiveError, document_number,
-};
 use steelyard_domain::product::Product;
+use steelyard_domain::purchase::{
+    LineDraft, MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine,
+    ReceiptDraft, ReceiveError, document_number,
+};
 use steelyard_domain::record::RecordStatus;
 use steelyard_domain::tax::{LineTax, TaxUse};
 use steelyard_domain::text::parse_optional_line;
 use steelyard_domain::validation::invalid;
 use steelyard_store::purchasing as store;
 pub use steelyard_store::purchasing::PoFilter;
-use steelyard_store::{Backend, StoreError, Tx};
+use steelyard_store::{StoreError, Tx};
 use uuid::Uuid;
 
 use crate::inventory::{MoveRequest, post_move, virtual_location};
@@ -227,20 +227,16 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     }
     errors.finish()?;
     let mut tx = app.begin(ctx).await?;
-    // On PostgreSQL the counter's row lock serializes every order of the organization until
-    // commit, so the number is taken last there: the order goes in under a placeholder and
-    // gets its number right before the event chain (whose head is locked anyway). On SQLite
-    // the transaction holds the one writer throughout, and the extra statement would only cost.
-    let late_number = number.is_none() && tx.backend() == Backend::Postgres;
+    // Every statement from here to the commit is serial per organization: the counter's row
+    // (and then the chain head) stays locked until commit on PostgreSQL, and SQLite's one
+    // writer is held throughout. The validating reads above stay out of it.
     let id = steelyard_domain::new_id();
     let number = match number {
         Some(number) => number,
-        // No valid number has a `~`, so the placeholder never meets a real one.
-        None if late_number => format!("~{id}"),
         None => take_number(&mut tx, org_id).await?,
     };
     let now = steelyard_store::now();
-    let mut po = PurchaseOrder {
+    let po = PurchaseOrder {
         id,
         organization_id: org_id,
         number,
@@ -260,14 +256,6 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         StoreError::Duplicate(_) => PurchaseOrder::duplicate(&po),
         other => other.into(),
     })?;
-    if late_number {
-        po.number = loop {
-            let candidate = document_number("PO", store::next_number(&mut tx, org_id, "PO").await?);
-            if store::claim_number(&mut tx, org_id, po.id, &candidate).await? {
-                break candidate;
-            }
-        };
-    }
     tx.record(NewEvent::of_change(
         org_id,
         AGGREGATE,

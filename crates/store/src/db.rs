@@ -149,6 +149,9 @@ pub struct Db {
     pub(crate) inline: Option<std::sync::Arc<crate::inline::InlineReader>>,
     /// SQLite files only: write transactions without the sqlx hand-off (`writer.rs`).
     pub(crate) writer: Option<std::sync::Arc<crate::writer::SqliteWriter>>,
+    /// PostgreSQL only: this instance's queue in front of each organization's serial section
+    /// (`serial.rs`).
+    pub(crate) serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
     backend: Backend,
     max_connections: u32,
 }
@@ -187,6 +190,7 @@ impl Db {
                     write: pool,
                     inline: None,
                     writer: None,
+                    serial: Some(std::sync::Arc::default()),
                     backend,
                     max_connections: settings.max_connections,
                 }
@@ -214,6 +218,7 @@ impl Db {
                     inline: path
                         .map(|path| std::sync::Arc::new(crate::inline::InlineReader::new(&path))),
                     writer,
+                    serial: None,
                     backend,
                     max_connections: settings.max_connections + 1,
                 }

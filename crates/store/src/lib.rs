@@ -24,6 +24,7 @@ pub mod partners;
 pub mod products;
 pub mod purchasing;
 pub mod sales;
+mod serial;
 pub mod sessions;
 mod sql;
 #[cfg(feature = "testing")]

@@ -20,6 +20,7 @@ use crate::tx::Tx;
 /// The next number of `doc_type` in the organization, allocated in the caller's transaction
 /// (one upsert, so concurrent creators never share a number).
 pub async fn next_number(tx: &mut Tx, org_id: Uuid, doc_type: &str) -> Result<i64> {
+    tx.enter_serial_section(org_id).await;
     let (last,) = query(
         "INSERT INTO document_numbers (org_id, doc_type, last) VALUES ($1, $2, 1) \
          ON CONFLICT (org_id, doc_type) DO UPDATE SET last = document_numbers.last + 1 RETURNING last",
@@ -254,21 +255,6 @@ pub async fn list(
         order.lines = lines.remove(&order.id).unwrap_or_default();
     }
     Ok(Page::from_overfetch(orders, page, |o| o.id))
-}
-
-/// Gives a just-inserted order of `org_id` the number, unless another order has it; whether
-/// it did. One statement, so the counter's lock is held one round trip less on PostgreSQL.
-pub async fn claim_number(tx: &mut Tx, org_id: Uuid, id: Uuid, number: &str) -> Result<bool> {
-    let changed = query(
-        "UPDATE purchase_orders SET number = $1 WHERE id = $2 AND NOT EXISTS \
-         (SELECT 1 FROM purchase_orders WHERE org_id = $3 AND number = $1)",
-    )
-    .bind(number)
-    .bind(id.to_string())
-    .bind(org_id.to_string())
-    .execute(tx)
-    .await?;
-    Ok(changed == 1)
 }
 
 /// Whether the number is taken, inside a write transaction.

@@ -30,6 +30,10 @@ pub struct Tx {
     origin: Origin,
     events: Vec<NewEvent>,
     idempotency: Option<IdempotencyRecord>,
+    /// PostgreSQL: the instance's queues in front of the serial sections, and this
+    /// transaction's turn once it entered one (held until it ends; `serial.rs`).
+    serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
+    turn: Option<crate::serial::Turn>,
 }
 
 /// Where a transaction's statements run.
@@ -58,6 +62,8 @@ impl Db {
             origin,
             events: Vec::new(),
             idempotency: None,
+            serial: self.serial.clone(),
+            turn: None,
         })
     }
 }
@@ -206,9 +212,23 @@ impl Tx {
         Ok(())
     }
 
+    /// Called before a transaction's first statement that locks one of `org_id`'s hot rows
+    /// (a document counter, the chain head): on PostgreSQL it waits for the organization's
+    /// turn in this instance's queue, and keeps it until the transaction ends. Only the first
+    /// call queues; a transaction that already holds a serial row lock must not wait here.
+    pub(crate) async fn enter_serial_section(&mut self, org_id: Uuid) {
+        let Some(serial) = self.serial.take() else {
+            return;
+        };
+        self.turn = serial.turn(org_id).await;
+    }
+
     /// Reads (and on PostgreSQL locks) the organization's chain head, creating it on the
     /// organization's first event. One statement in the usual case, where the head exists.
     async fn lock_chain_head(&mut self, org: &str) -> Result<(i64, String)> {
+        if let Ok(org_id) = org.parse() {
+            self.enter_serial_section(org_id).await;
+        }
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
