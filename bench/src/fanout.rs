@@ -274,8 +274,9 @@ async fn listen(mut socket: Socket, index: usize, recorder: &Recorder) {
 /// For an event frame, its `at` (None for any other frame). This process receives every
 /// frame on the cores the server runs on, so it does not parse the record in `data` to find
 /// `at`: every top-level field after `type` starts with `,"`, which cannot occur inside a JSON
-/// string, and the server writes `data` last (docs/realtime.md), so `at` is found by a search
-/// of the part before `,"data":`. Whatever that search does not find is parsed.
+/// string, and the server writes `data` last (`LiveEvent::new`, server's
+/// `realtime/protocol.rs`), so `at` is found by a search of the part before `,"data":`.
+/// Whatever that search does not find is parsed.
 fn event_at(text: &str) -> Option<Option<Cow<'_, str>>> {
     const AT: &str = r#","at":""#;
     if let Some(rest) = text.strip_prefix(r#"{"type":"event""#)

@@ -405,3 +405,62 @@ async fn automatic_numbers_skip_numbers_chosen_by_hand() {
         .unwrap();
     problem(duplicate, 409).await;
 }
+
+#[tokio::test]
+async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_line() {
+    let s = setup().await;
+    let old = post(
+        &s.server,
+        "/api/v1/products",
+        json!({"sku": "OLD-1", "name": "Old part"}),
+    )
+    .await;
+    let old = old["id"].as_str().unwrap();
+    post(
+        &s.server,
+        &format!("/api/v1/products/{old}/archive"),
+        json!({}),
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let bad = s
+        .server
+        .post(
+            "/api/v1/purchase-orders",
+            json!({
+                "vendor_id": s.vendor, "lines": [
+                    {"product_id": unknown, "quantity": "1"},
+                    {"product_id": old, "quantity": "1"},
+                    {"product_id": s.bolt, "quantity": "1"},
+                    {"product_id": s.bolt, "quantity": "2"}
+                ]
+            }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = problem(bad, 422).await;
+    let errors: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("lines[0].product_id", "unknown"),
+            ("lines[1].product_id", "unknown")
+        ]
+    );
+    let list: Value = s
+        .server
+        .get("/api/v1/purchase-orders")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"], json!([]));
+}

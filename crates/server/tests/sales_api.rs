@@ -199,3 +199,62 @@ async fn fifty_concurrent_confirmations_of_one_unit_with_ten_on_hand_succeed_exa
     );
     assert_eq!(shop.stock().await, ("10.000000".into(), "0.000000".into()));
 }
+
+#[tokio::test]
+async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_line() {
+    let shop = shop("10").await;
+    let old = post(
+        &shop.server,
+        "/api/v1/products",
+        json!({"sku": "OLD-1", "name": "Old part"}),
+    )
+    .await;
+    let old = old["id"].as_str().unwrap();
+    post(
+        &shop.server,
+        &format!("/api/v1/products/{old}/archive"),
+        json!({}),
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let bad = shop
+        .server
+        .post(
+            "/api/v1/sales-orders",
+            json!({
+                "customer_id": shop.customer, "location_id": shop.warehouse, "lines": [
+                    {"product_id": unknown, "quantity": "1"},
+                    {"product_id": old, "quantity": "1"},
+                    {"product_id": shop.product, "quantity": "1"},
+                    {"product_id": shop.product, "quantity": "2"}
+                ]
+            }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = problem(bad, 422).await;
+    let errors: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("lines[0].product_id", "unknown"),
+            ("lines[1].product_id", "unknown")
+        ]
+    );
+    let list: Value = shop
+        .server
+        .get("/api/v1/sales-orders")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"], json!([]));
+}

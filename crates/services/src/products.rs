@@ -1,6 +1,8 @@
 //! Products and parts: create, read, list, update, archive and restore in the organization the
 //! actor works in, each one transaction with its event.
 
+use std::collections::HashMap;
+
 use steelyard_domain::access::DataScope;
 use steelyard_domain::access::Permission;
 use steelyard_domain::event::{EventRecord, NewEvent};
@@ -43,6 +45,21 @@ pub async fn create(app: &App, ctx: &Ctx, draft: ProductDraft) -> Result<Product
     ctx.remember_created(&mut tx, &product)?;
     app.commit(tx).await?;
     Ok(product)
+}
+
+/// The products among `ids` that `scope` can see, by id, read in one statement: a document
+/// checks all its lines' products at once, not with a read per line. Ids that are unknown or
+/// out of scope are simply missing.
+pub(crate) async fn by_ids(
+    app: &App,
+    scope: &DataScope,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Product>> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found = store::get_many(&app.db, scope, &ids).await?;
+    Ok(found.into_iter().map(|p| (p.id, p)).collect())
 }
 
 pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<Product> {

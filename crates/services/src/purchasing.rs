@@ -2,8 +2,6 @@
 //! stock (partially, within a tolerance), cancel and close. Receipts post supplier → location
 //! moves through the inventory ledger, valued at the line price.
 
-use std::collections::HashMap;
-
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
 use steelyard_domain::event::{EventRecord, NewEvent};
@@ -11,10 +9,9 @@ use steelyard_domain::inventory::{LocationKind, MoveKind};
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
-use steelyard_domain::product::Product;
 use steelyard_domain::purchase::{
-    LineDraft, MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine,
-    ReceiptDraft, ReceiveError, document_number,
+    MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, ReceiptDraft,
+    ReceiveError, document_number,
 };
 use steelyard_domain::record::RecordStatus;
 use steelyard_domain::tax::{LineTax, TaxUse};
@@ -78,23 +75,6 @@ pub(crate) fn parse_number(raw: &str) -> Result<String, steelyard_domain::FieldE
     }
 }
 
-/// The products the lines name, by id, read in one statement.
-async fn products_of(
-    app: &App,
-    scope: &DataScope,
-    lines: &[LineDraft],
-) -> Result<HashMap<Uuid, Product>> {
-    let mut ids: Vec<Uuid> = lines
-        .iter()
-        .take(MAX_LINES)
-        .filter_map(|l| l.product_id)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let found = steelyard_store::products::get_many(&app.db, scope, &ids).await?;
-    Ok(found.into_iter().map(|p| (p.id, p)).collect())
-}
-
 #[tracing::instrument(skip_all, fields(actor = %ctx.actor.subject))]
 pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<PurchaseOrder> {
     ctx.require(Permission::PURCHASING_ORDER_MANAGE)?;
@@ -125,7 +105,16 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         errors.add("lines", "too_many", format!("at most {MAX_LINES} lines"));
     }
     let mut lines = Vec::new();
-    let products = products_of(app, &scope, &draft.lines).await?;
+    let products = crate::products::by_ids(
+        app,
+        &scope,
+        draft
+            .lines
+            .iter()
+            .take(MAX_LINES)
+            .filter_map(|l| l.product_id),
+    )
+    .await?;
     for (i, line) in draft.lines.iter().enumerate().take(MAX_LINES) {
         let at = |field: &str| format!("lines[{i}].{field}");
         let Some(product_id) = line.product_id else {

@@ -100,6 +100,16 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
         );
     }
     let mut lines = Vec::new();
+    let products = crate::products::by_ids(
+        app,
+        &scope,
+        draft
+            .lines
+            .iter()
+            .take(steelyard_domain::purchase::MAX_LINES)
+            .filter_map(|l| l.product_id),
+    )
+    .await?;
     for (i, line) in draft
         .lines
         .iter()
@@ -111,17 +121,16 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
             errors.add(&at("product_id"), "required", "is required");
             continue;
         };
-        let product = match steelyard_store::products::get(&app.db, &scope, product_id).await {
-            Ok(p) if p.status == RecordStatus::Active => p,
-            Ok(_) | Err(StoreError::NotFound) => {
-                errors.add(
-                    &at("product_id"),
-                    "unknown",
-                    "is not an active product of this organization",
-                );
-                continue;
-            }
-            Err(other) => return Err(other.into()),
+        let Some(product) = products
+            .get(&product_id)
+            .filter(|p| p.status == RecordStatus::Active)
+        else {
+            errors.add(
+                &at("product_id"),
+                "unknown",
+                "is not an active product of this organization",
+            );
+            continue;
         };
         let quantity = errors.take(
             &at("quantity"),
