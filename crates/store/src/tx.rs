@@ -137,6 +137,7 @@ impl Tx {
         for (org_id, events) in by_org {
             let org = org_id.to_string();
             let first = stored.len();
+            self.enter_serial_section(org_id).await;
             let (mut seq, mut hash) = self.lock_chain_head(&org).await?;
             // Taken under the lock, so times never run backwards against seq.
             let occurred_at = time::now();
@@ -226,9 +227,6 @@ impl Tx {
     /// Reads (and on PostgreSQL locks) the organization's chain head, creating it on the
     /// organization's first event. One statement in the usual case, where the head exists.
     async fn lock_chain_head(&mut self, org: &str) -> Result<(i64, String)> {
-        if let Ok(org_id) = org.parse() {
-            self.enter_serial_section(org_id).await;
-        }
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE",
             Backend::Sqlite => "",
