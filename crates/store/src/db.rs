@@ -319,10 +319,10 @@ impl Db {
     pub(crate) async fn write_once(&self, sql: &str, args: &[crate::sql::Value]) -> Result<u64> {
         if let Some(writer) = &self.writer {
             // Off the async workers: the purges among these can change many rows.
-            let connection = writer.lock().await?;
+            let writer = writer.lock().await?;
             let (sql, args) = (sql.to_owned(), args.to_vec());
             return tokio::task::spawn_blocking(move || {
-                crate::sql::sqlite_execute(&connection, &sql, &args)
+                crate::sql::sqlite_execute(writer.connection(), &sql, &args)
             })
             .await
             .map_err(|e| StoreError::Corrupt(format!("a write task failed: {e}")))?;

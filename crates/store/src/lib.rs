@@ -14,6 +14,7 @@ pub mod api_tokens;
 mod db;
 mod error;
 pub mod events;
+mod group_commit;
 pub mod idempotency;
 mod inline;
 pub mod inventory;

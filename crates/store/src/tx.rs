@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use crate::db::{Backend, Db};
 use crate::error::Result;
+use crate::group_commit::SqliteTx;
 use crate::idempotency::{self, IdempotencyRecord};
 use crate::sql::{FromColumns, Value, query, sqlite_execute, sqlite_rows, sqlx_query, values_rows};
 use crate::time;
-use crate::writer::SqliteTx;
 
 /// Who caused a change and in which request; stamped on every event of the transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl Db {
     /// IMMEDIATE`), so a transaction that reads before it writes never fails half-way.
     pub async fn begin(&self, origin: Origin) -> Result<Tx> {
         let inner = match (&self.writer, self.backend()) {
-            (Some(writer), _) => Connection::Sqlite(SqliteTx::begin(writer.lock().await?)?),
+            (Some(writer), _) => Connection::Sqlite(writer.begin().await?),
             (None, Backend::Sqlite) => {
                 Connection::Pool(self.write.begin_with("BEGIN IMMEDIATE").await?)
             }
@@ -120,7 +120,7 @@ impl Tx {
             idempotency::insert(&mut self, &record).await?;
         }
         match self.inner {
-            Connection::Sqlite(tx) => tx.commit()?,
+            Connection::Sqlite(tx) => tx.commit().await?,
             Connection::Pool(tx) => tx.commit().await?,
         }
         Ok(stored)

@@ -3,8 +3,9 @@
 //! thread and waiting to be woken (docs/adr/0005-inline-sqlite-writes.md).
 //!
 //! SQLite admits one writer at a time anyway; the lock is that queue, kept in-process, and a
-//! transaction holds it from `BEGIN IMMEDIATE` to `COMMIT`. The statements are microseconds
-//! each, so they run on the async worker; a task waiting for the lock holds no thread.
+//! transaction holds it while its statements run. The statements are microseconds each, so
+//! they run on the async worker; a task waiting for the lock holds no thread. Transactions
+//! that queue behind each other share one `COMMIT` (`group_commit.rs`).
 //!
 //! What is not microseconds is a checkpoint, which copies the WAL into the database file and
 //! syncs both. SQLite runs one inside a `COMMIT` once the WAL passes 1,000 pages, which would
@@ -20,6 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{Result, StoreError};
+use crate::group_commit::{SqliteTx, WriterState};
 
 /// Write statements kept prepared: every statement the store writes with, and room to spare.
 const STATEMENT_CACHE: usize = 256;
@@ -35,7 +37,7 @@ const RESTART_BACKOFF: Duration = Duration::from_secs(2);
 
 pub(crate) struct SqliteWriter {
     path: std::path::PathBuf,
-    connection: Arc<Mutex<Connection>>,
+    state: Arc<Mutex<WriterState>>,
     /// How long a writer waits for its turn before the request is refused as overload.
     lock_timeout: Duration,
 }
@@ -59,7 +61,7 @@ impl SqliteWriter {
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             path: path.to_owned(),
-            connection: Arc::new(Mutex::new(connection)),
+            state: Arc::new(Mutex::new(WriterState::new(connection))),
             lock_timeout,
         })
     }
@@ -69,13 +71,33 @@ impl SqliteWriter {
     pub(crate) fn start_checkpoints(&self) -> Result<()> {
         let connection = open(&self.path)?;
         connection.busy_timeout(RESTART_WAIT)?;
-        spawn_checkpointer(connection, Arc::downgrade(&self.connection))
+        spawn_checkpointer(connection, Arc::downgrade(&self.state))
     }
 
-    /// Waits for the writer; `Busy` after the lock timeout (overload, or a transaction that
-    /// waits for itself, which would otherwise hang).
-    pub(crate) async fn lock(&self) -> Result<OwnedMutexGuard<Connection>> {
-        tokio::time::timeout(self.lock_timeout, self.connection.clone().lock_owned())
+    /// Starts a transaction on the writer, in the open group if there is one; `Busy` after
+    /// the lock timeout (overload, or a transaction that waits for itself, which would
+    /// otherwise hang).
+    pub(crate) async fn begin(&self) -> Result<SqliteTx> {
+        let state = self.wait().await?;
+        SqliteTx::begin(Arc::clone(&self.state), state)
+    }
+
+    /// The writer for statements outside any transaction: an open group is committed first,
+    /// so they neither join it nor fail with it.
+    pub(crate) async fn lock(&self) -> Result<OwnedMutexGuard<WriterState>> {
+        let mut state = self.wait().await?;
+        state.flush()?;
+        Ok(state)
+    }
+
+    /// Groups committed so far.
+    #[cfg(test)]
+    pub(crate) async fn commits(&self) -> u64 {
+        self.state.lock().await.commits()
+    }
+
+    async fn wait(&self) -> Result<OwnedMutexGuard<WriterState>> {
+        tokio::time::timeout(self.lock_timeout, Arc::clone(&self.state).lock_owned())
             .await
             .map_err(|_| StoreError::Busy)
     }
@@ -98,7 +120,7 @@ fn open(path: &Path) -> Result<Connection> {
 /// WAL from its start. Without this the WAL grew by gigabytes in a minute of writes, and
 /// reads slowed with it. A long read (a backup, `audit verify`) makes the `RESTART` give up
 /// at once; it is tried again after [`RESTART_BACKOFF`], so writers lose at most that wait.
-fn spawn_checkpointer(connection: Connection, writer: Weak<Mutex<Connection>>) -> Result<()> {
+fn spawn_checkpointer(connection: Connection, writer: Weak<Mutex<WriterState>>) -> Result<()> {
     // (gave up because of a reader or writer, pages in the WAL, pages copied)
     let checkpoint = move |mode: &str| -> rusqlite::Result<(bool, i64)> {
         connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
@@ -123,7 +145,9 @@ fn spawn_checkpointer(connection: Connection, writer: Weak<Mutex<Connection>>) -
                             && restarted_at != Some(pages)
                             && std::time::Instant::now() >= next_restart =>
                     {
-                        let _no_commits = writer.blocking_lock();
+                        let mut no_commits = writer.blocking_lock();
+                        // An open group would keep the WAL from starting over.
+                        let _ = no_commits.flush();
                         checkpoint("RESTART").map(|(gave_up, pages)| {
                             if gave_up {
                                 next_restart = std::time::Instant::now() + RESTART_BACKOFF;
@@ -141,56 +165,4 @@ fn spawn_checkpointer(connection: Connection, writer: Weak<Mutex<Connection>>) -
         })
         .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
     Ok(())
-}
-
-/// A transaction on the writer: open from `BEGIN IMMEDIATE` until [`SqliteTx::commit`]; a
-/// transaction dropped before that is rolled back, as sqlx's are.
-pub(crate) struct SqliteTx {
-    connection: OwnedMutexGuard<Connection>,
-    open: bool,
-}
-
-impl std::fmt::Debug for SqliteTx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteTx")
-            .field("open", &self.open)
-            .finish()
-    }
-}
-
-impl SqliteTx {
-    pub(crate) fn begin(connection: OwnedMutexGuard<Connection>) -> Result<Self> {
-        if !connection.is_autocommit() {
-            // Only if a rollback on drop failed: end that transaction rather than refuse
-            // every write from now on.
-            connection.execute_batch("ROLLBACK")?;
-        }
-        connection.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Self {
-            connection,
-            open: true,
-        })
-    }
-
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.connection
-    }
-
-    pub(crate) fn commit(mut self) -> Result<()> {
-        self.connection.execute_batch("COMMIT")?;
-        self.open = false;
-        Ok(())
-    }
-}
-
-impl Drop for SqliteTx {
-    fn drop(&mut self) {
-        if self.open && !self.connection.is_autocommit() {
-            // Nothing to report to: the caller is gone, and a failed rollback leaves the
-            // connection as SQLite rolls back any transaction it cannot continue.
-            if let Err(error) = self.connection.execute_batch("ROLLBACK") {
-                tracing::error!(%error, "rolling back a dropped SQLite transaction failed");
-            }
-        }
-    }
 }

@@ -1,0 +1,406 @@
+//! Group commit on SQLite's one writer: a transaction that finishes while others wait for the
+//! writer leaves its work in the open database transaction, the waiting ones add theirs, and
+//! one `COMMIT` covers them all (docs/adr/0007-sqlite-group-commit.md).
+//!
+//! Each service transaction ("member") runs inside a `SAVEPOINT` of the group's transaction,
+//! so a member that fails or is dropped rolls back only its own work. A member that finishes
+//! releases its savepoint and the writer, and queues for the writer again. The writer's lock
+//! is first come, first served, so by the time a member gets it back, every transaction that
+//! was waiting when it finished has run and joined; it then commits the group and tells the
+//! others. With nobody waiting it gets the writer back at once: an idle server commits each
+//! transaction alone, as before. No member is answered before its group is committed.
+
+use std::sync::Arc;
+
+use rusqlite::Connection;
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
+
+use crate::error::Result;
+
+/// The most members one `COMMIT` covers: it bounds how long the first one waits for the rest.
+const GROUP_LIMIT: usize = 32;
+
+/// How a group ended, as each member is told it.
+type Outcome = std::result::Result<(), rusqlite::Error>;
+
+/// The writer connection and the group transaction open on it, if any.
+pub(crate) struct WriterState {
+    connection: Connection,
+    group: Option<Group>,
+    /// Groups committed so far (tests read it to see that transactions were grouped).
+    commits: u64,
+}
+
+/// An open group transaction.
+struct Group {
+    /// Members whose work is released into the transaction and who wait for its end.
+    members: usize,
+    ended: watch::Sender<Option<Outcome>>,
+}
+
+impl WriterState {
+    pub(crate) fn new(connection: Connection) -> Self {
+        Self {
+            connection,
+            group: None,
+            commits: 0,
+        }
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    #[cfg(test)]
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// Commits the open group, if any, and tells its members how it ended. Whoever holds the
+    /// writer with no member running may call it: before autocommit statements and before a
+    /// checkpoint, so neither runs inside a group.
+    pub(crate) fn flush(&mut self) -> Outcome {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        let outcome = if self.connection.is_autocommit() {
+            Err(rolled_back())
+        } else {
+            self.connection.execute_batch("COMMIT").inspect_err(|_| {
+                if !self.connection.is_autocommit() {
+                    let _ = self.connection.execute_batch("ROLLBACK");
+                }
+            })
+        };
+        if outcome.is_ok() {
+            self.commits += 1;
+        }
+        group.ended.send_replace(Some(shared(&outcome)));
+        outcome
+    }
+
+    /// Ends the open group without committing: its members are told `error`.
+    fn fail_group(&mut self, error: &rusqlite::Error) {
+        if let Some(group) = self.group.take() {
+            tracing::error!(%error, members = group.members, "a SQLite group transaction failed");
+            group.ended.send_replace(Some(Err(shared_error(error))));
+        }
+        if !self.connection.is_autocommit()
+            && let Err(error) = self.connection.execute_batch("ROLLBACK")
+        {
+            tracing::error!(%error, "rolling back a failed SQLite group transaction failed");
+        }
+    }
+
+    /// After a member's work is undone: a group holding nobody else's work ends here.
+    fn end_if_empty(&mut self) {
+        if self.group.as_ref().is_some_and(|group| group.members == 0) {
+            self.group = None;
+            if let Err(error) = self.connection.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "rolling back an empty SQLite group transaction failed");
+            }
+        }
+    }
+}
+
+/// One service transaction on the writer: a savepoint in the group's transaction, from
+/// [`SqliteTx::begin`] until [`SqliteTx::commit`]. Dropped before that, its work is undone.
+pub(crate) struct SqliteTx {
+    state: OwnedMutexGuard<WriterState>,
+    writer: Arc<Mutex<WriterState>>,
+    open: bool,
+}
+
+impl std::fmt::Debug for SqliteTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteTx")
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteTx {
+    /// Joins the open group, or opens one (`BEGIN IMMEDIATE`), on the writer `state` just
+    /// taken from `writer`.
+    pub(crate) fn begin(
+        writer: Arc<Mutex<WriterState>>,
+        mut state: OwnedMutexGuard<WriterState>,
+    ) -> Result<Self> {
+        if state.group.is_some() && state.connection.is_autocommit() {
+            // SQLite rolled the group back on an error of its own (a full disk, say).
+            state.fail_group(&rolled_back());
+        }
+        if state.group.is_none() {
+            if !state.connection.is_autocommit() {
+                // Only if an earlier rollback failed: end that transaction rather than refuse
+                // every write from now on.
+                state.connection.execute_batch("ROLLBACK")?;
+            }
+            state.connection.execute_batch("BEGIN IMMEDIATE")?;
+            let (ended, _) = watch::channel(None);
+            state.group = Some(Group { members: 0, ended });
+        }
+        if let Err(error) = state.connection.execute_batch("SAVEPOINT member") {
+            state.end_if_empty();
+            return Err(error.into());
+        }
+        Ok(Self {
+            state,
+            writer,
+            open: true,
+        })
+    }
+
+    pub(crate) fn connection(&self) -> &Connection {
+        &self.state.connection
+    }
+
+    /// Adds this transaction's work to its group and returns once the group is committed.
+    /// If the group fails, every member in it fails with the same error.
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        let state = &mut *self.state;
+        if state.connection.is_autocommit() {
+            // A statement of this transaction failed so badly that SQLite ended the group.
+            self.open = false;
+            let error = rolled_back();
+            state.fail_group(&error);
+            return Err(error.into());
+        }
+        state.connection.execute_batch("RELEASE member")?;
+        self.open = false;
+        let Some(group) = state.group.as_mut() else {
+            return Err(rolled_back().into());
+        };
+        group.members += 1;
+        if group.members >= GROUP_LIMIT {
+            return Ok(state.flush()?);
+        }
+        let ended = group.ended.subscribe();
+        let writer = Arc::clone(&self.writer);
+        drop(self); // frees the writer for the transactions waiting for it
+        GroupWait {
+            writer,
+            ended,
+            settled: false,
+        }
+        .until_committed()
+        .await
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let state = &mut *self.state;
+        if state.connection.is_autocommit() {
+            state.fail_group(&rolled_back());
+            return;
+        }
+        match state
+            .connection
+            .execute_batch("ROLLBACK TO member; RELEASE member")
+        {
+            Ok(()) => state.end_if_empty(),
+            Err(error) => state.fail_group(&error),
+        }
+    }
+}
+
+/// A member waiting for its group's end.
+struct GroupWait {
+    writer: Arc<Mutex<WriterState>>,
+    ended: watch::Receiver<Option<Outcome>>,
+    settled: bool,
+}
+
+impl GroupWait {
+    async fn until_committed(mut self) -> Result<()> {
+        let mut told = self.ended.clone();
+        let outcome = tokio::select! {
+            biased;
+            ended = told.wait_for(Option::is_some) => {
+                ended.ok().and_then(|outcome| outcome.as_ref().map(shared))
+            }
+            mut state = Arc::clone(&self.writer).lock_owned() => {
+                // Every transaction that waited when this one finished has run: commit.
+                let ended = self.ended.borrow().as_ref().map(shared);
+                Some(ended.unwrap_or_else(|| state.flush()))
+            }
+        };
+        self.settled = true;
+        // No outcome: the group's sender went away without a word (a panic mid-flush).
+        outcome.unwrap_or_else(|| Err(rolled_back()))?;
+        Ok(())
+    }
+}
+
+impl Drop for GroupWait {
+    /// A member cancelled while its group is open (its client went away) still has its work
+    /// in the group: someone must commit it, or it waits for the next write.
+    fn drop(&mut self) {
+        if self.settled || self.ended.borrow().is_some() {
+            return;
+        }
+        let writer = Arc::clone(&self.writer);
+        let ended = self.ended.clone();
+        let flush = move |mut state: OwnedMutexGuard<WriterState>| {
+            if ended.borrow().is_none() {
+                let _ = state.flush();
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move { flush(writer.lock_owned().await) });
+            }
+            Err(_) => flush(writer.blocking_lock_owned()),
+        }
+    }
+}
+
+fn rolled_back() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the group transaction was rolled back".into()),
+    )
+}
+
+/// The same outcome for another member (`rusqlite::Error` is not `Clone`).
+fn shared(outcome: &Outcome) -> Outcome {
+    outcome.as_ref().map(|_| ()).map_err(shared_error)
+}
+
+fn shared_error(error: &rusqlite::Error) -> rusqlite::Error {
+    match error {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::writer::SqliteWriter;
+
+    fn writer() -> (tempfile::TempDir, SqliteWriter) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("group.db");
+        let setup = rusqlite::Connection::open(&path).unwrap();
+        setup
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")
+            .unwrap();
+        let writer = SqliteWriter::open(&path, Duration::from_secs(5)).unwrap();
+        (dir, writer)
+    }
+
+    /// What another connection sees committed.
+    fn committed(dir: &tempfile::TempDir) -> Vec<i64> {
+        let reader = rusqlite::Connection::open(dir.path().join("group.db")).unwrap();
+        let mut statement = reader.prepare("SELECT n FROM t ORDER BY n").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    fn insert(tx: &super::SqliteTx, n: i64) {
+        tx.connection()
+            .execute("INSERT INTO t (n) VALUES (?1)", [n])
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn transactions_queued_behind_each_other_share_one_commit() {
+        let (dir, writer) = writer();
+        let writer = std::sync::Arc::new(writer);
+        let tasks: Vec<_> = (1..=20)
+            .map(|n| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    let tx = writer.begin().await.unwrap();
+                    insert(&tx, n);
+                    // Holding the writer across a yield lets the other tasks queue for it.
+                    tokio::task::yield_now().await;
+                    tx.commit().await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(committed(&dir), (1..=20).collect::<Vec<_>>());
+        let commits = writer.commits().await;
+        assert!(commits < 20, "{commits} commits for 20 transactions");
+    }
+
+    #[tokio::test]
+    async fn a_member_that_is_dropped_undoes_only_its_own_work() {
+        let (dir, writer) = writer();
+        let writer = std::sync::Arc::new(writer);
+        let first = writer.begin().await.unwrap();
+        insert(&first, 1);
+        let failing = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let tx = writer.begin().await.unwrap();
+                insert(&tx, 2);
+                drop(tx);
+            }
+        });
+        let last = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let tx = writer.begin().await.unwrap();
+                insert(&tx, 3);
+                tx.commit().await
+            }
+        });
+        tokio::task::yield_now().await; // both queue behind `first`
+        first.commit().await.unwrap();
+        failing.await.unwrap();
+        last.await.unwrap().unwrap();
+        assert_eq!(committed(&dir), vec![1, 3]);
+        assert_eq!(writer.commits().await, 1, "one group");
+    }
+
+    #[tokio::test]
+    async fn a_member_cancelled_while_its_group_is_open_is_still_committed() {
+        let (dir, writer) = writer();
+        let writer = std::sync::Arc::new(writer);
+        let first = writer.begin().await.unwrap();
+        insert(&first, 1);
+        let (joined, rolled_back) = tokio::sync::oneshot::channel();
+        let second = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                let tx = writer.begin().await.unwrap();
+                insert(&tx, 2);
+                // Leaves the group open with `first`'s work in it, and nobody waiting.
+                rolled_back.await.unwrap();
+                drop(tx);
+            }
+        });
+        tokio::task::yield_now().await; // `second` queues behind `first`
+        let mut commit = Box::pin(first.commit());
+        let polled_once = tokio::time::timeout(Duration::ZERO, &mut commit).await;
+        assert!(polled_once.is_err(), "waits for the group, behind `second`");
+        drop(commit); // the client went away
+        joined.send(()).unwrap();
+        second.await.unwrap();
+        for _ in 0..100 {
+            if !committed(&dir).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(committed(&dir), vec![1]);
+    }
+}
