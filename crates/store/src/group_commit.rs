@@ -11,6 +11,7 @@
 //! transaction alone, as before. No member is answered before its group is committed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::Connection;
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
@@ -27,6 +28,8 @@ type Outcome = std::result::Result<(), rusqlite::Error>;
 pub(crate) struct WriterState {
     connection: Connection,
     group: Option<Group>,
+    /// Set by the checkpoint thread: the next group commit also checkpoints (`writer.rs`).
+    catch_up: Arc<AtomicBool>,
     /// Groups committed so far (tests read it to see that transactions were grouped).
     commits: u64,
 }
@@ -39,10 +42,11 @@ struct Group {
 }
 
 impl WriterState {
-    pub(crate) fn new(connection: Connection) -> Self {
+    pub(crate) fn new(connection: Connection, catch_up: Arc<AtomicBool>) -> Self {
         Self {
             connection,
             group: None,
+            catch_up,
             commits: 0,
         }
     }
@@ -72,11 +76,26 @@ impl WriterState {
                 }
             })
         };
+        group.ended.send_replace(Some(shared(&outcome)));
         if outcome.is_ok() {
             self.commits += 1;
+            if self.catch_up.swap(false, Ordering::Relaxed) {
+                self.checkpoint();
+            }
         }
-        group.ended.send_replace(Some(shared(&outcome)));
         outcome
+    }
+
+    /// Copies the last commits from the WAL into the database while nothing can commit, so
+    /// that the next transaction writes the WAL from its start. The group's members are told
+    /// their outcome first; only the caller, and the writers queued behind it, wait for this.
+    fn checkpoint(&mut self) {
+        let done = self
+            .connection
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if let Err(error) = done {
+            tracing::warn!(%error, "the SQLite writer's checkpoint failed");
+        }
     }
 
     /// Ends the open group without committing: its members are told `error`.

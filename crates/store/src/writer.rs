@@ -9,11 +9,13 @@
 //!
 //! What is not microseconds is a checkpoint, which copies the WAL into the database file and
 //! syncs both. SQLite runs one inside a `COMMIT` once the WAL passes 1,000 pages, which would
-//! block an async worker for the copy and the fsyncs. So the writer never checkpoints; in the
-//! server a thread of its own does ([`SqliteWriter::start_checkpoints`]). A short-lived
-//! command leaves it to SQLite, which checkpoints when the last connection closes.
+//! block an async worker for the copy and the fsyncs. So in the server a thread of its own
+//! copies ([`SqliteWriter::start_checkpoints`]), and the writer only copies the last few
+//! milliseconds of commits when that thread asks it to, so the WAL can start over. A
+//! short-lived command leaves it to SQLite, which checkpoints when the last connection closes.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -27,17 +29,19 @@ use crate::group_commit::{SqliteTx, WriterState};
 const STATEMENT_CACHE: usize = 256;
 /// How often the checkpoint thread copies committed pages from the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-/// WAL pages (4 KiB each) past which the checkpoint thread also starts the WAL over.
+/// WAL pages (4 KiB each) past which the WAL is to start over (see [`spawn_checkpointer`]).
 const RESTART_AT_PAGES: i64 = 4_000;
-/// How long a `RESTART` waits for reads on the old WAL while it holds the writer: enough for
-/// any short read, not for a backup or an audit walk, which it leaves alone instead.
-const RESTART_WAIT: Duration = Duration::from_millis(10);
-/// After a `RESTART` that a long read kept from finishing, the wait before the next attempt.
-const RESTART_BACKOFF: Duration = Duration::from_secs(2);
+/// Before the writer's own checkpoint is asked for, `PASSIVE` checkpoints run again until one
+/// takes less than this, so that the writer's has only a few milliseconds of commits to copy;
+/// at most [`CATCH_UP_ROUNDS`] of them.
+const CAUGHT_UP_WITHIN: Duration = Duration::from_millis(5);
+const CATCH_UP_ROUNDS: usize = 4;
 
 pub(crate) struct SqliteWriter {
     path: std::path::PathBuf,
     state: Arc<Mutex<WriterState>>,
+    /// Set by the checkpoint thread when the writer should finish a checkpoint itself.
+    catch_up: Arc<AtomicBool>,
     /// How long a writer waits for its turn before the request is refused as overload.
     lock_timeout: Duration,
 }
@@ -59,9 +63,14 @@ impl SqliteWriter {
              PRAGMA wal_autocheckpoint = 0;",
         )?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        let catch_up = Arc::new(AtomicBool::new(false));
         Ok(Self {
             path: path.to_owned(),
-            state: Arc::new(Mutex::new(WriterState::new(connection))),
+            state: Arc::new(Mutex::new(WriterState::new(
+                connection,
+                Arc::clone(&catch_up),
+            ))),
+            catch_up,
             lock_timeout,
         })
     }
@@ -70,8 +79,11 @@ impl SqliteWriter {
     /// calls it: commands beside a running server must not checkpoint against it.
     pub(crate) fn start_checkpoints(&self) -> Result<()> {
         let connection = open(&self.path)?;
-        connection.busy_timeout(RESTART_WAIT)?;
-        spawn_checkpointer(connection, Arc::downgrade(&self.state))
+        spawn_checkpointer(
+            connection,
+            Arc::downgrade(&self.state),
+            Arc::clone(&self.catch_up),
+        )
     }
 
     /// Starts a transaction on the writer, in the open group if there is one; `Busy` after
@@ -82,8 +94,8 @@ impl SqliteWriter {
         SqliteTx::begin(Arc::clone(&self.state), state)
     }
 
-    /// The writer for statements outside any transaction: an open group is committed first,
-    /// so they neither join it nor fail with it.
+    /// The writer for statements outside any transaction (`Db::write_once`): an open group is
+    /// committed first, so they neither join it nor fail with it.
     pub(crate) async fn lock(&self) -> Result<OwnedMutexGuard<WriterState>> {
         let mut state = self.wait().await?;
         state.flush()?;
@@ -112,52 +124,54 @@ fn open(path: &Path) -> Result<Connection> {
 }
 
 /// Keeps the WAL short while the writer lives. Every [`CHECKPOINT_EVERY`] a `PASSIVE`
-/// checkpoint copies, beside the running writer, what no reader still needs. That alone never
-/// lets the WAL start over under a steady stream of commits: each commit lands while the copy
-/// runs. So once the WAL holds [`RESTART_AT_PAGES`], the thread also takes the writer's lock,
-/// so nothing commits, and runs a `RESTART` checkpoint: it copies the few pages left, waits up
-/// to [`RESTART_WAIT`] for reads still on the old WAL, and the next transaction writes the
-/// WAL from its start. Without this the WAL grew by gigabytes in a minute of writes, and
-/// reads slowed with it. A long read (a backup, `audit verify`) makes the `RESTART` give up
-/// at once; it is tried again after [`RESTART_BACKOFF`], so writers lose at most that wait.
-fn spawn_checkpointer(connection: Connection, writer: Weak<Mutex<WriterState>>) -> Result<()> {
-    // (gave up because of a reader or writer, pages in the WAL, pages copied)
-    let checkpoint = move |mode: &str| -> rusqlite::Result<(bool, i64)> {
-        connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-            Ok((row.get::<_, i64>(0)? != 0, row.get::<_, i64>(1)?))
-        })
+/// checkpoint copies, beside the running writer, what no reader still needs, and syncs. The
+/// WAL starts over from its beginning only when a write transaction begins on a WAL that is
+/// copied to its end; under a steady stream of commits that never happens by itself, since
+/// each commit lands while the copy runs, and the WAL grew by gigabytes in a minute of
+/// writes, with reads slowing down.
+///
+/// So once the WAL holds [`RESTART_AT_PAGES`], the thread repeats `PASSIVE` until one
+/// finishes within [`CAUGHT_UP_WITHIN`], then asks the writer to catch up itself: the next
+/// group commit runs a `PASSIVE` checkpoint on the writer connection right after its `COMMIT`
+/// (`WriterState::flush`), copying the last few milliseconds of commits while no commit can
+/// land, and the next transaction writes the WAL from its start. The thread never takes the
+/// writer's lock: when it did (a `RESTART` under the lock), every writer waited 6–24 ms each
+/// time, mostly for the thread to be scheduled again around its syncs (BENCHMARKS.md, cause
+/// 15). A long read (a backup, `audit verify`) keeps the WAL from starting over until it
+/// ends, and nothing waits for it.
+fn spawn_checkpointer(
+    connection: Connection,
+    writer: Weak<Mutex<WriterState>>,
+    catch_up: Arc<AtomicBool>,
+) -> Result<()> {
+    // A `PASSIVE` checkpoint: the pages in the WAL, and how long it took.
+    let passive = move || -> rusqlite::Result<(i64, Duration)> {
+        let started = std::time::Instant::now();
+        let pages = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(1)
+        })?;
+        Ok((pages, started.elapsed()))
     };
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
-            // The WAL's length at the last RESTART: it reads the same until the next write
-            // starts the WAL over, and an idle server has nothing to restart.
-            let mut restarted_at = None;
-            let mut next_restart = std::time::Instant::now();
             loop {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                let Some(writer) = writer.upgrade() else {
+                if writer.strong_count() == 0 {
                     return;
-                };
-                let done = match checkpoint("PASSIVE") {
-                    Ok((_, pages))
-                        if pages >= RESTART_AT_PAGES
-                            && restarted_at != Some(pages)
-                            && std::time::Instant::now() >= next_restart =>
-                    {
-                        let mut no_commits = writer.blocking_lock();
-                        // An open group would keep the WAL from starting over.
-                        let _ = no_commits.flush();
-                        checkpoint("RESTART").map(|(gave_up, pages)| {
-                            if gave_up {
-                                next_restart = std::time::Instant::now() + RESTART_BACKOFF;
-                            } else {
-                                restarted_at = Some(pages);
-                            }
-                        })
+                }
+                let done = passive().map(|(pages, mut took)| {
+                    if pages < RESTART_AT_PAGES {
+                        return;
                     }
-                    other => other.map(|_| ()),
-                };
+                    for _ in 0..CATCH_UP_ROUNDS {
+                        if took < CAUGHT_UP_WITHIN {
+                            break;
+                        }
+                        took = passive().map_or(Duration::ZERO, |(_, took)| took);
+                    }
+                    catch_up.store(true, Ordering::Relaxed);
+                });
                 if let Err(error) = done {
                     tracing::warn!(%error, "SQLite checkpoint failed; retrying");
                 }
