@@ -8,7 +8,9 @@
 //! also checks that its session is open and its user active, so logout and disabling a user
 //! take effect at once.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -29,6 +31,8 @@ pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature and claims were checked already (see [`VerifiedTokens`]).
+    verified: VerifiedTokens,
     issuer: String,
     audience: String,
     pub ttl_secs: u64,
@@ -76,6 +80,7 @@ impl Keys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            verified: VerifiedTokens::default(),
             issuer: config.jwt_issuer.clone(),
             audience: config.jwt_audience.clone(),
             ttl_secs: config.access_token_ttl.as_secs(),
@@ -115,10 +120,59 @@ impl Keys {
             .map_err(|e| steelyard_services::Error::Internal(e.to_string()).into())
     }
 
-    fn verify(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+    /// The claims of a valid token. A token seen before skips the signature and claim checks,
+    /// which do not change, but not the expiry.
+    fn verify(&self, token: &str) -> Option<Arc<Claims>> {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let still_valid = |claims: &Claims| claims.exp + self.validation.leeway as i64 >= now;
+        if let Some(claims) = self.verified.get(token) {
+            return still_valid(&claims).then_some(claims);
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
-            .map(|data| data.claims)
+            .map(|data| Arc::new(data.claims))?;
+        self.verified
+            .insert(token, Arc::clone(&claims), still_valid);
+        Some(claims)
+    }
+}
+
+/// Access tokens already verified, by their text. Checking an HS256 token (base64, two JSON
+/// documents, an HMAC) was about a tenth of the server's CPU in a GET by id (BENCHMARKS.md,
+/// cause 16), and a client sends the same token for its whole lifetime (15 minutes by
+/// default). Only the expiry changes with time, so it is checked on every hit; the session
+/// is still read on every request, so logout takes effect at once.
+#[derive(Default)]
+struct VerifiedTokens {
+    tokens: Mutex<HashMap<Box<str>, Arc<Claims>>>,
+}
+
+/// At most this many tokens are kept: about 1 KiB each.
+const VERIFIED_TOKENS: usize = 10_000;
+
+impl VerifiedTokens {
+    fn get(&self, token: &str) -> Option<Arc<Claims>> {
+        self.lock().get(token).cloned()
+    }
+
+    /// Keeps a verified token. When full, expired tokens go first, and everything if none
+    /// has expired: the cost is one verification per token afterwards.
+    fn insert(&self, token: &str, claims: Arc<Claims>, still_valid: impl Fn(&Claims) -> bool) {
+        let mut tokens = self.lock();
+        if tokens.len() >= VERIFIED_TOKENS {
+            tokens.retain(|_, claims| still_valid(claims));
+            if tokens.len() >= VERIFIED_TOKENS {
+                tokens.clear();
+            }
+        }
+        tokens.insert(token.into(), claims);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Claims>>> {
+        // The map holds no invariant a panic could break half-way.
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -201,7 +255,7 @@ fn secret_file(data_dir: &Path, generated: &str) -> anyhow::Result<String> {
 #[derive(Debug, Clone)]
 pub struct VerifiedBearer {
     token: String,
-    claims: std::sync::Arc<Claims>,
+    claims: Arc<Claims>,
 }
 
 impl VerifiedBearer {
@@ -217,7 +271,7 @@ pub fn verify_bearer(keys: &Keys, headers: &axum::http::HeaderMap) -> Option<Ver
     let claims = keys.verify(token)?;
     Some(VerifiedBearer {
         token: token.to_owned(),
-        claims: std::sync::Arc::new(claims),
+        claims,
     })
 }
 
@@ -247,9 +301,9 @@ impl FromRequestParts<AppState> for Authenticated {
             .extensions
             .get::<VerifiedBearer>()
             .filter(|verified| verified.token == token)
-            .map(|verified| Claims::clone(&verified.claims));
+            .map(|verified| Arc::clone(&verified.claims));
         let identity = match verified {
-            Some(claims) => from_claims(state, claims).await?,
+            Some(claims) => from_claims(state, &claims).await?,
             None => authenticate(state, token).await?,
         };
         tracing::Span::current().record("user", tracing::field::display(&identity.actor.subject));
@@ -281,11 +335,11 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Identity, Pro
         });
     }
     let claims = state.keys.verify(token).ok_or_else(Problem::unauthorized)?;
-    from_claims(state, claims).await
+    from_claims(state, &claims).await
 }
 
 /// The identity of verified JWT claims, once its session is found open and its user active.
-async fn from_claims(state: &AppState, claims: Claims) -> Result<Identity, Problem> {
+async fn from_claims(state: &AppState, claims: &Claims) -> Result<Identity, Problem> {
     let actor = claims.actor().ok_or_else(Problem::unauthorized)?;
     let session_id: Uuid = claims.sid.parse().map_err(|_| Problem::unauthorized())?;
     let user_id = actor.user_id.ok_or_else(Problem::unauthorized)?;
@@ -298,4 +352,80 @@ async fn from_claims(state: &AppState, claims: Claims) -> Result<Identity, Probl
         session: Some(session_id),
         expires_at: Some(claims.exp),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        let overrides = crate::config::Overrides {
+            bind: None,
+            data_dir: Some(std::env::temp_dir()),
+            config_file: None,
+        };
+        let config = Config::from_sources(&overrides, &HashMap::new()).expect("default config");
+        Keys::new(b"a test secret of enough length for HS256", &config)
+    }
+
+    fn token(keys: &Keys) -> String {
+        let org = steelyard_domain::new_id();
+        let actor = Actor::user(
+            steelyard_domain::new_id(),
+            DataScope::Organization(org),
+            ["partners.read"],
+        );
+        keys.issue(&actor, steelyard_domain::new_id()).unwrap()
+    }
+
+    #[test]
+    fn a_token_seen_before_is_not_verified_again_but_its_expiry_still_counts() {
+        let keys = keys();
+        let token = token(&keys);
+        let first = keys.verify(&token).expect("a fresh token is valid");
+        let again = keys.verify(&token).expect("still valid");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "served from the verified tokens"
+        );
+
+        // The same token once its expiry has passed (beyond the leeway) is refused.
+        let mut expired = Claims::clone(&first);
+        expired.exp = jsonwebtoken::get_current_timestamp() as i64 - 60;
+        keys.verified.insert(&token, Arc::new(expired), |_| true);
+        assert!(keys.verify(&token).is_none());
+    }
+
+    #[test]
+    fn only_the_exact_token_text_is_served_from_the_verified_tokens() {
+        let keys = keys();
+        let token = token(&keys);
+        assert!(keys.verify(&token).is_some());
+        let mut tampered = token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(keys.verify(&tampered).is_none());
+    }
+
+    #[test]
+    fn a_full_cache_drops_expired_tokens_first() {
+        let keys = keys();
+        let template = keys.verify(&token(&keys)).unwrap();
+        let claims = |exp| {
+            let mut claims = Claims::clone(&template);
+            claims.exp = exp;
+            Arc::new(claims)
+        };
+        let (live, dead) = (claims(i64::MAX / 2), claims(0));
+        let valid = |claims: &Claims| claims.exp > 0;
+        let verified = VerifiedTokens::default();
+        for n in 0..VERIFIED_TOKENS - 1 {
+            verified.insert(&format!("dead-{n}"), Arc::clone(&dead), valid);
+        }
+        verified.insert("live", Arc::clone(&live), valid);
+        verified.insert("newest", Arc::clone(&live), valid);
+        let kept = verified.lock();
+        assert!(kept.contains_key("live") && kept.contains_key("newest"));
+        assert!(!kept.keys().any(|token| token.starts_with("dead-")));
+    }
 }
