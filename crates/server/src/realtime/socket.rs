@@ -31,21 +31,33 @@ pub(super) async fn first_auth(
 ) -> Option<(String, Option<bool>)> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let message = tokio::time::timeout_at(deadline, socket.recv())
-            .await
-            .ok()??
-            .ok()?;
+        let message = match tokio::time::timeout_at(deadline, socket.recv()).await {
+            Err(_) => return refused("no auth message in time"),
+            Ok(None) => return refused("the socket closed"),
+            Ok(Some(Err(error))) => {
+                tracing::debug!(%error, "a WebSocket failed before its auth message");
+                return None;
+            }
+            Ok(Some(Ok(message))) => message,
+        };
         match message {
             Message::Text(text) => {
                 return match serde_json::from_str(text.as_str()) {
                     Ok(ClientMessage::Auth { token, batch }) => Some((token, batch)),
-                    _ => None,
+                    _ => refused("the first message is not an auth message"),
                 };
             }
             Message::Ping(_) | Message::Pong(_) => {}
-            Message::Binary(_) | Message::Close(_) => return None,
+            Message::Binary(_) => return refused("a binary message before auth"),
+            Message::Close(_) => return refused("the socket closed"),
         }
     }
+}
+
+/// Why a socket is closed before it authenticated, for whoever debugs a client.
+fn refused<T>(reason: &'static str) -> Option<T> {
+    tracing::debug!(reason, "a WebSocket did not authenticate");
+    None
 }
 
 pub(super) async fn close_with(socket: &mut WebSocket, Closing(code, reason): Closing) {
