@@ -61,8 +61,9 @@ impl WriterState {
     }
 
     /// Commits the open group, if any, and tells its members how it ended. Whoever holds the
-    /// writer with no member running may call it: before autocommit statements and before a
-    /// checkpoint, so neither runs inside a group.
+    /// writer with no member running may call it: a member that got the writer back, or
+    /// `SqliteWriter::lock` before statements outside any transaction. After a commit it also
+    /// runs the checkpoint the checkpoint thread asked for, if any.
     pub(crate) fn flush(&mut self) -> Outcome {
         let Some(group) = self.group.take() else {
             return Ok(());
@@ -89,6 +90,8 @@ impl WriterState {
     /// Copies the last commits from the WAL into the database while nothing can commit, so
     /// that the next transaction writes the WAL from its start. The group's members are told
     /// their outcome first; only the caller, and the writers queued behind it, wait for this.
+    /// If the checkpoint thread is copying at that moment, this one reports busy and does
+    /// nothing; the thread asks again at its next round.
     fn checkpoint(&mut self) {
         let done = self
             .connection
