@@ -78,11 +78,16 @@ impl SqliteWriter {
     /// Starts the checkpoint thread, which ends once the writer is dropped. Only the server
     /// calls it: commands beside a running server must not checkpoint against it.
     pub(crate) fn start_checkpoints(&self) -> Result<()> {
+        self.start_checkpoints_every(CHECKPOINT_EVERY, RESTART_AT_PAGES)
+    }
+
+    fn start_checkpoints_every(&self, every: Duration, restart_at_pages: i64) -> Result<()> {
         let connection = open(&self.path)?;
         spawn_checkpointer(
             connection,
             Arc::downgrade(&self.state),
             Arc::clone(&self.catch_up),
+            (every, restart_at_pages),
         )
     }
 
@@ -143,6 +148,7 @@ fn spawn_checkpointer(
     connection: Connection,
     writer: Weak<Mutex<WriterState>>,
     catch_up: Arc<AtomicBool>,
+    (every, restart_at_pages): (Duration, i64),
 ) -> Result<()> {
     // A `PASSIVE` checkpoint: the pages in the WAL, and how long it took.
     let passive = move || -> rusqlite::Result<(i64, Duration)> {
@@ -156,12 +162,12 @@ fn spawn_checkpointer(
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             loop {
-                std::thread::sleep(CHECKPOINT_EVERY);
+                std::thread::sleep(every);
                 if writer.strong_count() == 0 {
                     return;
                 }
                 let done = passive().map(|(pages, mut took)| {
-                    if pages < RESTART_AT_PAGES {
+                    if pages < restart_at_pages {
                         return;
                     }
                     for _ in 0..CATCH_UP_ROUNDS {
@@ -179,4 +185,54 @@ fn spawn_checkpointer(
         })
         .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The WAL starts over at this many pages in the test, and is checked this often, so
+    /// that a second of writes goes through many rounds.
+    const TEST_RESTART_AT: i64 = 200;
+    const TEST_EVERY: Duration = Duration::from_millis(10);
+    /// Pages (about 4 KiB each) written in all, back to back.
+    const PAGES_WRITTEN: i64 = 8_000;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn under_back_to_back_writes_the_wal_starts_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.db");
+        let probe = rusqlite::Connection::open(&path).unwrap();
+        probe
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (b BLOB NOT NULL);")
+            .unwrap();
+        let writer = SqliteWriter::open(&path, Duration::from_secs(5)).unwrap();
+        writer
+            .start_checkpoints_every(TEST_EVERY, TEST_RESTART_AT)
+            .unwrap();
+        // Each transaction writes four rows of a page each; nothing pauses between them, so
+        // the checkpoint thread never finds the WAL copied to its end on its own.
+        for _ in 0..PAGES_WRITTEN / 4 {
+            let tx = writer.begin().await.unwrap();
+            for _ in 0..4 {
+                tx.connection()
+                    .execute("INSERT INTO t (b) VALUES (zeroblob(3500))", [])
+                    .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        // The file keeps its largest size; the frames in use say whether it started over.
+        let frames: i64 = probe
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+            .unwrap();
+        let file_pages = std::fs::metadata(dir.path().join("wal.db-wal"))
+            .unwrap()
+            .len() as i64
+            / 4096;
+        assert!(
+            frames < PAGES_WRITTEN / 2 && file_pages < PAGES_WRITTEN / 2,
+            "after {PAGES_WRITTEN} pages written, the WAL has {frames} frames in use and \
+             {file_pages} pages on disk: it did not start over"
+        );
+    }
 }
