@@ -62,6 +62,32 @@ pub(crate) async fn by_ids(
     Ok(found.into_iter().map(|p| (p.id, p)).collect())
 }
 
+/// The active product a document line names, from [`by_ids`]; otherwise the line's
+/// `product_id` error is added and there is none.
+pub(crate) fn for_line<'a>(
+    products: &'a HashMap<Uuid, Product>,
+    product_id: Option<Uuid>,
+    line: usize,
+    errors: &mut steelyard_domain::FieldErrors,
+) -> Option<&'a Product> {
+    let field = format!("lines[{line}].product_id");
+    let Some(product_id) = product_id else {
+        errors.add(&field, "required", "is required");
+        return None;
+    };
+    let product = products
+        .get(&product_id)
+        .filter(|p| p.status == steelyard_domain::record::RecordStatus::Active);
+    if product.is_none() {
+        errors.add(
+            &field,
+            "unknown",
+            "is not an active product of this organization",
+        );
+    }
+    product
+}
+
 pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<Product> {
     ctx.require(Permission::PRODUCT_READ)?;
     store::get(&app.db, &ctx.actor.scope, id)

@@ -117,21 +117,11 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     .await?;
     for (i, line) in draft.lines.iter().enumerate().take(MAX_LINES) {
         let at = |field: &str| format!("lines[{i}].{field}");
-        let Some(product_id) = line.product_id else {
-            errors.add(&at("product_id"), "required", "is required");
-            continue;
-        };
-        let Some(product) = products
-            .get(&product_id)
-            .filter(|p| p.status == RecordStatus::Active)
+        let Some(product) = crate::products::for_line(&products, line.product_id, i, &mut errors)
         else {
-            errors.add(
-                &at("product_id"),
-                "unknown",
-                "is not an active product of this organization",
-            );
             continue;
         };
+        let product_id = product.id;
         let unit = line
             .unit
             .clone()
