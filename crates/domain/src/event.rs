@@ -23,12 +23,14 @@ pub struct NewEvent {
     pub kind: &'static str,
     /// The aggregate as it is after the change.
     pub data: Value,
-    /// For each changed field: `{"before": …, "after": …}`.
+    /// For each changed field: `{"before": …, "after": …}`. Empty (`{}`) when the record is
+    /// new: `data` already holds every value, and storing them twice would double the event.
     pub changes: Value,
 }
 
 impl NewEvent {
-    /// An event for a change from `before` (None when created) to `after`.
+    /// An event for a change from `before` (None when created, and then `changes` is `{}`)
+    /// to `after`.
     pub fn of_change<T: Serialize>(
         org_id: Uuid,
         aggregate_type: &'static str,
@@ -38,8 +40,13 @@ impl NewEvent {
         after: &T,
     ) -> Self {
         let after = serde_json::to_value(after).unwrap_or(Value::Null);
-        let before = before.map(|b| serde_json::to_value(b).unwrap_or(Value::Null));
-        let changes = diff(before.as_ref(), &after);
+        let changes = match before {
+            Some(before) => diff(
+                Some(&serde_json::to_value(before).unwrap_or(Value::Null)),
+                &after,
+            ),
+            None => Value::Object(Map::new()),
+        };
         Self {
             org_id,
             aggregate_type,
@@ -270,6 +277,34 @@ mod tests {
         assert_eq!(
             diff(None, &json!({"name": "A"})),
             json!({"name": {"before": null, "after": "A"}})
+        );
+    }
+
+    #[test]
+    fn a_new_record_is_stored_once_in_data_with_no_changes() {
+        let record = json!({"name": "A", "version": 1});
+        let event = NewEvent::of_change(
+            crate::new_id(),
+            "partner",
+            crate::new_id(),
+            "partner.created",
+            None,
+            &record,
+        );
+        assert_eq!(event.data, record);
+        assert_eq!(event.changes, json!({}));
+        let renamed = json!({"name": "B", "version": 2});
+        let event = NewEvent::of_change(
+            crate::new_id(),
+            "partner",
+            crate::new_id(),
+            "partner.updated",
+            Some(&record),
+            &renamed,
+        );
+        assert_eq!(
+            event.changes,
+            json!({"name": {"before": "A", "after": "B"}})
         );
     }
 }
