@@ -27,15 +27,20 @@ use crate::group_commit::{SqliteTx, WriterState};
 
 /// Write statements kept prepared: every statement the store writes with, and room to spare.
 const STATEMENT_CACHE: usize = 256;
-/// How often the checkpoint thread copies committed pages from the WAL into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// How often the checkpoint thread copies committed pages from the WAL into the database
+/// while commits come in. Small copies often keep the copy ahead of the writes; every 200 ms,
+/// the writer's own checkpoint found more to copy and stalled commits for 15 ms at the median
+/// instead of 4 (BENCHMARKS.md, cause 17).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(20);
+/// How often it looks while the WAL is copied to its end (nothing was committed since).
+const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// WAL pages (4 KiB each) past which the WAL is to start over (see [`spawn_checkpointer`]).
 const RESTART_AT_PAGES: i64 = 4_000;
 /// Before the writer's own checkpoint is asked for, `PASSIVE` checkpoints run again until one
 /// takes less than this, so that the writer's has only a few milliseconds of commits to copy;
 /// at most [`CATCH_UP_ROUNDS`] of them.
-const CAUGHT_UP_WITHIN: Duration = Duration::from_millis(5);
-const CATCH_UP_ROUNDS: usize = 4;
+const CAUGHT_UP_WITHIN: Duration = Duration::from_millis(1);
+const CATCH_UP_ROUNDS: usize = 8;
 
 pub(crate) struct SqliteWriter {
     path: std::path::PathBuf,
@@ -78,16 +83,24 @@ impl SqliteWriter {
     /// Starts the checkpoint thread, which ends once the writer is dropped. Only the server
     /// calls it: commands beside a running server must not checkpoint against it.
     pub(crate) fn start_checkpoints(&self) -> Result<()> {
-        self.start_checkpoints_every(CHECKPOINT_EVERY, RESTART_AT_PAGES)
+        self.start_checkpoints_every([CHECKPOINT_EVERY, IDLE_CHECKPOINT_EVERY], RESTART_AT_PAGES)
     }
 
-    fn start_checkpoints_every(&self, every: Duration, restart_at_pages: i64) -> Result<()> {
+    fn start_checkpoints_every(
+        &self,
+        [busy_every, idle_every]: [Duration; 2],
+        restart_at_pages: i64,
+    ) -> Result<()> {
         let connection = open(&self.path)?;
         spawn_checkpointer(
             connection,
             Arc::downgrade(&self.state),
             Arc::clone(&self.catch_up),
-            (every, restart_at_pages),
+            Pacing {
+                busy_every,
+                idle_every,
+                restart_at_pages,
+            },
         )
     }
 
@@ -128,12 +141,13 @@ fn open(path: &Path) -> Result<Connection> {
     Ok(connection)
 }
 
-/// Keeps the WAL short while the writer lives. Every [`CHECKPOINT_EVERY`] a `PASSIVE`
-/// checkpoint copies, beside the running writer, what no reader still needs, and syncs. The
-/// WAL starts over from its beginning only when a write transaction begins on a WAL that is
-/// copied to its end; under a steady stream of commits that never happens by itself, since
-/// each commit lands while the copy runs, and the WAL grew by gigabytes in a minute of
-/// writes, with reads slowing down.
+/// Keeps the WAL short while the writer lives. Every [`CHECKPOINT_EVERY`] (every
+/// [`IDLE_CHECKPOINT_EVERY`] once nothing is left to copy) a `PASSIVE` checkpoint copies,
+/// beside the running writer, what no reader still needs, and syncs. The WAL starts over
+/// from its beginning only when a write transaction begins on a WAL that is copied to its
+/// end; under a steady stream of commits that never happens by itself, since each commit
+/// lands while the copy runs, and the WAL grew by gigabytes in a minute of writes, with
+/// reads slowing down.
 ///
 /// So once the WAL holds [`RESTART_AT_PAGES`], the thread repeats `PASSIVE` until one
 /// finishes within [`CAUGHT_UP_WITHIN`], then asks the writer to catch up itself: the next
@@ -148,7 +162,7 @@ fn spawn_checkpointer(
     connection: Connection,
     writer: Weak<Mutex<WriterState>>,
     catch_up: Arc<AtomicBool>,
-    (every, restart_at_pages): (Duration, i64),
+    pacing: Pacing,
 ) -> Result<()> {
     // A `PASSIVE` checkpoint: the pages in the WAL, and how long it took.
     let passive = move || -> rusqlite::Result<(i64, Duration)> {
@@ -161,13 +175,22 @@ fn spawn_checkpointer(
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
+            let mut every = pacing.idle_every;
+            // The WAL's pages at the last round: unchanged means nothing was committed since.
+            let mut pages_before = -1;
             loop {
                 std::thread::sleep(every);
                 if writer.strong_count() == 0 {
                     return;
                 }
                 let done = passive().map(|(pages, mut took)| {
-                    if pages < restart_at_pages {
+                    every = if pages == pages_before {
+                        pacing.idle_every
+                    } else {
+                        pacing.busy_every
+                    };
+                    pages_before = pages;
+                    if pages < pacing.restart_at_pages {
                         return;
                     }
                     for _ in 0..CATCH_UP_ROUNDS {
@@ -185,6 +208,13 @@ fn spawn_checkpointer(
         })
         .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
     Ok(())
+}
+
+/// When the checkpoint thread runs, and when it asks the writer to catch up.
+struct Pacing {
+    busy_every: Duration,
+    idle_every: Duration,
+    restart_at_pages: i64,
 }
 
 #[cfg(test)]
@@ -208,7 +238,7 @@ mod tests {
             .unwrap();
         let writer = SqliteWriter::open(&path, Duration::from_secs(5)).unwrap();
         writer
-            .start_checkpoints_every(TEST_EVERY, TEST_RESTART_AT)
+            .start_checkpoints_every([TEST_EVERY, TEST_EVERY], TEST_RESTART_AT)
             .unwrap();
         // Each transaction writes four rows of a page each; nothing pauses between them, so
         // the checkpoint thread never finds the WAL copied to its end on its own.
