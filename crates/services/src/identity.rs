@@ -1,8 +1,8 @@
 //! Users and passwords: the first administrator, the password policy, and password checks
 //! with per-account lockout.
 
-use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use serde::{Deserialize, Serialize};
 use steelyard_domain::event::NewEvent;
 use steelyard_store::users::{self, UserRow};
@@ -56,12 +56,25 @@ pub fn check_password_policy(password: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// argon2id with 9 MiB of memory and 4 passes: one of the configurations OWASP's Password
+/// Storage Cheat Sheet lists as equal in strength to the crate's default (19 MiB, 2 passes),
+/// trading memory for passes. Each hash takes about the same CPU time, but a burst of
+/// sign-ins needs half the memory, and the allocator keeps the blocks of the last hash for a
+/// while: with 19 MiB an idle server held about 10 MiB more (BENCHMARKS.md, cause 18).
+/// Stored hashes carry their own parameters, so older ones still verify.
+fn hasher() -> Argon2<'static> {
+    const MEMORY_KIB: u32 = 9 * 1024;
+    const PASSES: u32 = 4;
+    let params = Params::new(MEMORY_KIB, PASSES, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
 /// Hashes with argon2id off the async threads (it is deliberately slow).
 pub async fn hash_password(password: String) -> Result<String> {
     let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
+        hasher()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
             .map_err(|e| Error::Internal(format!("hashing failed: {e}")))
@@ -70,15 +83,15 @@ pub async fn hash_password(password: String) -> Result<String> {
     .map_err(|e| Error::Internal(e.to_string()))?
 }
 
-/// Whether `password` matches `hash`. At most a few checks run at once (each takes ~19 MiB and
-/// a core for tens of milliseconds); a flood of sign-ins waits, then gets 503, instead of
+/// Whether `password` matches `hash`, with the parameters stored in it. At most a few checks
+/// run at once (each takes 9 MiB, 19 for older hashes, and a core for tens of milliseconds); a flood of sign-ins waits, then gets 503, instead of
 /// exhausting memory and threads.
 async fn verify_password(password: String, hash: String) -> Result<bool> {
     let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
-                Argon2::default()
+                hasher()
                     .verify_password(password.as_bytes(), &parsed)
                     .is_ok()
             })
@@ -273,5 +286,34 @@ mod tests {
         assert!(check_password_policy("aaaaaaaaaaaaaaaa").is_err());
         assert!(check_password_policy("correct-horse-battery").is_ok());
         assert!(check_password_policy(&generate_password()).is_ok());
+    }
+
+    #[tokio::test]
+    async fn new_hashes_use_9_mib_and_4_passes_and_older_hashes_still_verify() {
+        let password = "correct-horse-battery".to_owned();
+        let hash = hash_password(password.clone()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"), "{hash}");
+        assert!(verify_password(password.clone(), hash).await.unwrap());
+        // A hash made with the crate's default parameters (19 MiB, 2 passes), as stored
+        // before: checked with its own parameters.
+        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+        let older = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        assert!(
+            older.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{older}"
+        );
+        assert!(
+            verify_password(password.clone(), older.clone())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("wrong-horse-battery".into(), older)
+                .await
+                .unwrap()
+        );
     }
 }
