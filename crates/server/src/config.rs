@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use self::sources::Sources;
 
 /// Development or production; production refuses unsafe settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,381 +130,96 @@ impl Config {
         overrides: &Overrides,
         env: &HashMap<String, String>,
     ) -> Result<Self, Vec<ConfigProblem>> {
-        let mut problems = Vec::new();
-        let mut problem = |setting: &str, text: String, fix: &str| {
-            problems.push(ConfigProblem {
-                setting: setting.into(),
-                problem: text,
-                fix: fix.into(),
-            })
-        };
-        let get = |name: &str| {
-            env.get(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-
-        let file_path = overrides
-            .config_file
-            .clone()
-            .or_else(|| get("STEELYARD_CONFIG").map(PathBuf::from));
-        let file = match &file_path {
-            None => FileConfig::default(),
-            Some(path) => match read_file(path) {
-                Ok(file) => file,
-                Err(text) => {
-                    problem(
-                        "STEELYARD_CONFIG",
-                        text,
-                        "point it at a readable TOML file, or unset it",
-                    );
-                    FileConfig::default()
-                }
-            },
-        };
-
-        let environment = match get("STEELYARD_ENV").or(file.env).as_deref() {
-            None | Some("development") | Some("dev") => Environment::Development,
-            Some("production") | Some("prod") => Environment::Production,
-            Some(other) => {
-                problem(
-                    "STEELYARD_ENV",
-                    format!("unknown environment {other:?}"),
-                    "use development or production",
-                );
-                Environment::Development
-            }
-        };
-
-        let bind_text = overrides
-            .bind
-            .clone()
-            .or_else(|| get("STEELYARD_BIND"))
-            .or(file.bind)
-            .unwrap_or_else(|| "127.0.0.1:8080".into());
-        let bind = bind_text.parse().unwrap_or_else(|_| {
-            problem(
-                "STEELYARD_BIND",
-                format!("{bind_text:?} is not an address"),
-                "use host:port, e.g. 0.0.0.0:8080",
-            );
-            SocketAddr::from(([127, 0, 0, 1], 8080))
-        });
-
+        let mut src = Sources::new(env);
+        let file = sources::file(&mut src, overrides);
+        let environment = sources::environment(&mut src, file.env);
+        let bind = sources::bind(&mut src, overrides, file.bind);
         let data_dir = overrides
             .data_dir
             .clone()
-            .or_else(|| get("STEELYARD_DATA_DIR").map(PathBuf::from))
+            .or_else(|| src.get("STEELYARD_DATA_DIR").map(PathBuf::from))
             .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("./data"));
-
-        let database_url = get("DATABASE_URL").or(file.database_url);
-        if let Some(url) = &database_url
-            && !(url.starts_with("postgres://")
-                || url.starts_with("postgresql://")
-                || url.starts_with("sqlite:"))
-        {
-            problem(
-                "DATABASE_URL",
-                "is neither postgres:// nor sqlite:".into(),
-                "use postgres://user@host/db, or unset it for SQLite in the data dir",
-            );
-        }
-        let redis_url = get("REDIS_URL").or(file.redis_url);
-        if let Some(url) = &redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-        {
-            problem(
-                "REDIS_URL",
-                "is not a redis:// URL".into(),
-                "use redis://host:6379, or unset it",
-            );
-        }
-
-        let jwt_secret = get("STEELYARD_JWT_SECRET").or(file.jwt_secret).map(Secret);
-        match (&jwt_secret, environment) {
-            (Some(secret), _) if secret.0.len() < MIN_SECRET_LEN => problem(
-                "STEELYARD_JWT_SECRET",
-                format!("is shorter than {MIN_SECRET_LEN} characters"),
-                "generate one with `openssl rand -base64 48`",
-            ),
-            (None, Environment::Production) => problem(
-                "STEELYARD_JWT_SECRET",
-                "is required in production".into(),
-                "set it to a random string of 32+ characters (`openssl rand -base64 48`)",
-            ),
-            _ => {}
-        }
-
-        let mut seconds = |name: &str, file_value: Option<u64>, default: u64| -> Duration {
-            match get(name) {
-                None => match file_value {
-                    Some(0) => {
-                        problem(
-                            name,
-                            "is 0 in the config file".into(),
-                            "use a positive number of seconds",
-                        );
-                        Duration::from_secs(default)
-                    }
-                    value => Duration::from_secs(value.unwrap_or(default)),
-                },
-                Some(raw) => match raw.parse::<u64>() {
-                    Ok(n) if n > 0 => Duration::from_secs(n),
-                    _ => {
-                        problem(
-                            name,
-                            format!("{raw:?} is not a positive number of seconds"),
-                            "use a whole number, e.g. 30",
-                        );
-                        Duration::from_secs(default)
-                    }
-                },
-            }
-        };
-        let access_token_ttl = seconds(
+        let database_url = sources::database_url(&mut src, file.database_url);
+        let redis_url = sources::redis_url(&mut src, file.redis_url);
+        let jwt_secret = sources::jwt_secret(&mut src, file.jwt_secret, environment);
+        let access_token_ttl = src.seconds(
             "STEELYARD_ACCESS_TOKEN_TTL_SECS",
             file.access_token_ttl_secs,
             900,
         );
-        let request_timeout = seconds(
+        let request_timeout = src.seconds(
             "STEELYARD_REQUEST_TIMEOUT_SECS",
             file.request_timeout_secs,
             30,
         );
-        let shutdown_grace = seconds(
+        let shutdown_grace = src.seconds(
             "STEELYARD_SHUTDOWN_GRACE_SECS",
             file.shutdown_grace_secs,
             20,
         );
-
-        let body_limit_bytes = match get("STEELYARD_BODY_LIMIT_BYTES") {
-            None => file.body_limit_bytes.unwrap_or(2 * 1024 * 1024),
-            Some(raw) => raw.parse().unwrap_or_else(|_| {
-                problem(
-                    "STEELYARD_BODY_LIMIT_BYTES",
-                    format!("{raw:?} is not a number"),
-                    "use a byte count, e.g. 2097152",
-                );
-                2 * 1024 * 1024
-            }),
-        };
-        let db_max_connections = match get("STEELYARD_DB_MAX_CONNECTIONS") {
-            None => file.db_max_connections.unwrap_or(10),
-            Some(raw) => match raw.parse::<u32>() {
-                Ok(n) if n > 0 => n,
-                _ => {
-                    problem(
-                        "STEELYARD_DB_MAX_CONNECTIONS",
-                        format!("{raw:?} is not a positive number"),
-                        "use e.g. 10",
-                    );
-                    10
-                }
-            },
-        };
-        let hsts = match get("STEELYARD_HSTS").as_deref() {
-            None => file.hsts.unwrap_or(false),
-            Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => false,
-            Some(other) => {
-                problem(
-                    "STEELYARD_HSTS",
-                    format!("{other:?} is not a boolean"),
-                    "use true or false",
-                );
-                false
-            }
-        };
-        let log_json = match get("STEELYARD_LOG_FORMAT").or(file.log_format).as_deref() {
-            None | Some("json") => true,
-            Some("pretty" | "text") => false,
-            Some(other) => {
-                problem(
-                    "STEELYARD_LOG_FORMAT",
-                    format!("unknown format {other:?}"),
-                    "use json or pretty",
-                );
-                true
-            }
-        };
-        let cors_origins = get("STEELYARD_CORS_ORIGINS")
-            .map(|raw| {
-                raw.split(',')
-                    .map(|o| o.trim().to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect()
-            })
-            .or(file.cors_origins)
-            .unwrap_or_default();
-        for origin in &cors_origins {
-            if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
-                problem(
-                    "STEELYARD_CORS_ORIGINS",
-                    format!("{origin:?} is not an origin"),
-                    "list origins like https://erp.example.com, comma-separated",
-                );
-            }
-        }
-        let mut positive = |name: &str, default: u32, fix: &str| -> u32 {
-            match get(name) {
-                None => default,
-                Some(raw) => match raw.parse::<u32>() {
-                    Ok(n) if n > 0 => n,
-                    _ => {
-                        problem(name, format!("{raw:?} is not a positive number"), fix);
-                        default
-                    }
-                },
-            }
-        };
-        let ws_max_connections_per_user = positive(
+        let body_limit_bytes = src.bytes(
+            "STEELYARD_BODY_LIMIT_BYTES",
+            file.body_limit_bytes,
+            2 * 1024 * 1024,
+        );
+        let db_max_connections = src.positive(
+            "STEELYARD_DB_MAX_CONNECTIONS",
+            file.db_max_connections,
+            10,
+            "use e.g. 10",
+        );
+        let hsts = src.switch("STEELYARD_HSTS", file.hsts, false);
+        let log_json = sources::log_json(&mut src, file.log_format);
+        let cors_origins = sources::cors_origins(&mut src, file.cors_origins);
+        let ws_max_connections_per_user = src.positive(
             "STEELYARD_WS_MAX_CONNECTIONS_PER_USER",
+            None,
             10,
             "use a count, e.g. 10",
         ) as usize;
-        let ws_heartbeat_secs =
-            positive("STEELYARD_WS_HEARTBEAT_SECS", 20, "use seconds, e.g. 20") as u64;
-        let ws_send_timeout_secs =
-            positive("STEELYARD_WS_SEND_TIMEOUT_SECS", 10, "use seconds, e.g. 10") as u64;
-        let ws_send_queue = positive(
+        let ws_heartbeat_secs = src.positive(
+            "STEELYARD_WS_HEARTBEAT_SECS",
+            None,
+            20,
+            "use seconds, e.g. 20",
+        );
+        let ws_send_timeout_secs = src.positive(
+            "STEELYARD_WS_SEND_TIMEOUT_SECS",
+            None,
+            10,
+            "use seconds, e.g. 10",
+        );
+        let ws_send_queue = src.positive(
             "STEELYARD_WS_SEND_QUEUE",
+            None,
             1024,
             "use a count of events, e.g. 1024",
         ) as usize;
-        let mut per_minute = |name: &str, default: u32| -> u32 {
-            match get(name) {
-                None => default,
-                Some(raw) => match raw.parse::<u32>() {
-                    Ok(n) if n > 0 => n,
-                    _ => {
-                        problem(
-                            name,
-                            format!("{raw:?} is not a positive number"),
-                            "use requests per minute, e.g. 100",
-                        );
-                        default
-                    }
-                },
-            }
-        };
-        let ws_messages_per_minute = per_minute("STEELYARD_WS_MESSAGES_PER_MINUTE", 120);
+        let ws_messages_per_minute =
+            sources::per_minute(&mut src, "STEELYARD_WS_MESSAGES_PER_MINUTE", 120);
         let rate_limits = crate::ratelimit::Limits {
-            strict: per_minute("STEELYARD_RATE_LIMIT_STRICT_PER_MIN", 10),
-            moderate: per_minute("STEELYARD_RATE_LIMIT_MODERATE_PER_MIN", 100),
-            relaxed: per_minute("STEELYARD_RATE_LIMIT_RELAXED_PER_MIN", 1000),
+            strict: sources::per_minute(&mut src, "STEELYARD_RATE_LIMIT_STRICT_PER_MIN", 10),
+            moderate: sources::per_minute(&mut src, "STEELYARD_RATE_LIMIT_MODERATE_PER_MIN", 100),
+            relaxed: sources::per_minute(&mut src, "STEELYARD_RATE_LIMIT_RELAXED_PER_MIN", 1000),
         };
-        let rate_limits_enabled = match get("STEELYARD_RATE_LIMITS").as_deref() {
-            None | Some("on" | "true" | "1") => true,
-            Some("off" | "false" | "0") => false,
-            Some(other) => {
-                problem(
-                    "STEELYARD_RATE_LIMITS",
-                    format!("{other:?} is not on or off"),
-                    "use on or off",
-                );
-                true
-            }
-        };
-        let mut trusted_proxies = Vec::new();
-        for entry in get("STEELYARD_TRUSTED_PROXIES")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-        {
-            match crate::client_ip::IpNet::parse(entry) {
-                Some(net) => trusted_proxies.push(net),
-                None => problem(
-                    "STEELYARD_TRUSTED_PROXIES",
-                    format!("{entry:?} is not an address or range"),
-                    "list addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1",
-                ),
-            }
-        }
-        let mut settings = steelyard_services::Settings::default();
-        if let Some(raw) = get("STEELYARD_PO_APPROVAL_THRESHOLD") {
-            match steelyard_domain::money::Money::parse(&raw) {
-                Ok(amount) if !amount.is_negative() => settings.po_approval_threshold = amount,
-                _ => problem(
-                    "STEELYARD_PO_APPROVAL_THRESHOLD",
-                    format!("{raw:?} is not an amount"),
-                    "use a decimal amount, e.g. 10000",
-                ),
-            }
-        }
-        if let Some(raw) = get("STEELYARD_RECEIPT_TOLERANCE_PERCENT") {
-            match raw.parse::<u32>() {
-                Ok(percent) if percent <= 100 => settings.receipt_tolerance_percent = percent,
-                _ => problem(
-                    "STEELYARD_RECEIPT_TOLERANCE_PERCENT",
-                    format!("{raw:?} is not a percentage"),
-                    "use a whole number from 0 to 100",
-                ),
-            }
-        }
-        let metrics_public = match get("STEELYARD_METRICS_PUBLIC").as_deref() {
-            None | Some("true" | "1" | "yes") => true,
-            Some("false" | "0" | "no") => false,
-            Some(other) => {
-                problem(
-                    "STEELYARD_METRICS_PUBLIC",
-                    format!("{other:?} is not a boolean"),
-                    "use true or false",
-                );
-                true
-            }
-        };
-        let forwarded_header = match get("STEELYARD_FORWARDED_HEADER") {
-            None => crate::client_ip::ForwardedHeader::XForwardedFor,
-            Some(raw) => crate::client_ip::ForwardedHeader::parse(&raw).unwrap_or_else(|| {
-                problem(
-                    "STEELYARD_FORWARDED_HEADER",
-                    format!("{raw:?} is not a forwarding header"),
-                    "use x-forwarded-for or forwarded",
-                );
-                crate::client_ip::ForwardedHeader::XForwardedFor
-            }),
-        };
-        let sentry_dsn = get("SENTRY_DSN").or(file.sentry_dsn);
-        if let Some(dsn) = &sentry_dsn
-            && dsn.parse::<sentry::types::Dsn>().is_err()
-        {
-            problem(
-                "SENTRY_DSN",
-                "is not a valid DSN".into(),
-                "copy the DSN from your Sentry project settings, or unset it",
-            );
-        }
-        if let Some(url) = &redis_url
-            && redis::Client::open(url.as_str()).is_err()
-        {
-            problem(
-                "REDIS_URL",
-                "cannot be parsed".into(),
-                "use redis://host:6379/0",
-            );
-        }
-        let admin_email = get("STEELYARD_ADMIN_EMAIL");
-        let admin_password = get("STEELYARD_ADMIN_PASSWORD").map(Secret);
-        if let Some(Err(why)) = admin_password
-            .as_ref()
-            .map(|p| steelyard_services::identity::check_password_policy(&p.0))
-        {
-            problem(
-                "STEELYARD_ADMIN_PASSWORD",
-                why.to_owned(),
-                "choose 12+ characters mixing letters, digits or symbols",
-            );
-        }
-        if admin_email.is_some() != admin_password.is_some() {
-            problem(
-                "STEELYARD_ADMIN_EMAIL",
-                "and STEELYARD_ADMIN_PASSWORD must be set together".into(),
-                "set both, or neither",
-            );
-        }
+        let rate_limits_enabled = src.switch("STEELYARD_RATE_LIMITS", None, true);
+        let trusted_proxies = sources::trusted_proxies(&mut src);
+        let settings = sources::business(&mut src);
+        let metrics_public = src.switch("STEELYARD_METRICS_PUBLIC", None, true);
+        let forwarded_header = sources::forwarded_header(&mut src);
+        let sentry_dsn = sources::sentry_dsn(&mut src, file.sentry_dsn);
+        let (admin_email, admin_password) = sources::admin(&mut src);
+        let jwt_issuer = src
+            .get("STEELYARD_JWT_ISSUER")
+            .or(file.jwt_issuer)
+            .unwrap_or_else(|| "steelyard".into());
+        let jwt_audience = src
+            .get("STEELYARD_JWT_AUDIENCE")
+            .or(file.jwt_audience)
+            .unwrap_or_else(|| "steelyard-api".into());
 
+        let problems = src.into_problems();
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -512,14 +229,10 @@ impl Config {
             data_dir,
             database_url,
             redis_url,
-            sentry_dsn: sentry_dsn.map(Secret),
+            sentry_dsn,
             jwt_secret,
-            jwt_issuer: get("STEELYARD_JWT_ISSUER")
-                .or(file.jwt_issuer)
-                .unwrap_or_else(|| "steelyard".into()),
-            jwt_audience: get("STEELYARD_JWT_AUDIENCE")
-                .or(file.jwt_audience)
-                .unwrap_or_else(|| "steelyard-api".into()),
+            jwt_issuer,
+            jwt_audience,
             access_token_ttl,
             admin_email,
             admin_password,
@@ -536,9 +249,9 @@ impl Config {
             forwarded_header,
             ws_max_connections_per_user,
             ws_messages_per_minute,
-            ws_heartbeat_secs,
+            ws_heartbeat_secs: u64::from(ws_heartbeat_secs),
             ws_send_queue,
-            ws_send_timeout_secs,
+            ws_send_timeout_secs: u64::from(ws_send_timeout_secs),
             metrics_public,
             settings,
         })
@@ -549,12 +262,7 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<FileConfig, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| format!("{} is not valid: {e}", path.display()))
-}
-
 mod describe;
+mod sources;
 #[cfg(test)]
 mod tests;

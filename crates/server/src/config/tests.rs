@@ -75,3 +75,36 @@ fn secrets_are_masked_in_the_description() {
         "{text}"
     );
 }
+
+#[test]
+fn switches_take_on_off_words_and_refuse_anything_else() {
+    let config = load(&[("STEELYARD_HSTS", "on"), ("STEELYARD_RATE_LIMITS", "no")]).unwrap();
+    assert!(config.hsts);
+    assert!(!config.rate_limits_enabled);
+    let problems = load(&[("STEELYARD_METRICS_PUBLIC", "maybe")]).unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].setting, "STEELYARD_METRICS_PUBLIC");
+}
+
+#[test]
+fn a_zero_count_in_the_file_is_a_problem_like_one_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("steelyard.toml");
+    std::fs::write(&path, "db_max_connections = 0\nrequest_timeout_secs = 0\n").unwrap();
+    let overrides = Overrides {
+        config_file: Some(path),
+        ..Overrides::default()
+    };
+    let problems = Config::from_sources(&overrides, &HashMap::new()).unwrap_err();
+    let settings: Vec<_> = problems.iter().map(|p| p.setting.as_str()).collect();
+    assert_eq!(
+        settings,
+        [
+            "STEELYARD_REQUEST_TIMEOUT_SECS",
+            "STEELYARD_DB_MAX_CONNECTIONS"
+        ]
+    );
+    let env = HashMap::from([("STEELYARD_DB_MAX_CONNECTIONS".to_owned(), "0".to_owned())]);
+    let problems = Config::from_sources(&Overrides::default(), &env).unwrap_err();
+    assert_eq!(problems[0].setting, "STEELYARD_DB_MAX_CONNECTIONS");
+}
