@@ -11,7 +11,8 @@
 //! transaction alone, as before. No member is answered before its group is committed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
@@ -21,6 +22,10 @@ use crate::error::Result;
 /// The most members one `COMMIT` covers: it bounds how long the first one waits for the rest.
 const GROUP_LIMIT: usize = 32;
 
+/// How long the checkpoint the thread asked for waits for a moment when no transaction waits
+/// to begin, before it runs anyway.
+const CATCH_UP_PATIENCE: Duration = Duration::from_millis(50);
+
 /// How a group ended, as each member is told it.
 type Outcome = std::result::Result<(), rusqlite::Error>;
 
@@ -28,8 +33,13 @@ type Outcome = std::result::Result<(), rusqlite::Error>;
 pub(crate) struct WriterState {
     connection: Connection,
     group: Option<Group>,
-    /// Set by the checkpoint thread: the next group commit also checkpoints (`writer.rs`).
+    /// Set by the checkpoint thread: a group commit also checkpoints (`writer.rs`).
     catch_up: Arc<AtomicBool>,
+    /// When a commit first saw `catch_up` set but left it for later, because transactions
+    /// were waiting to begin.
+    catch_up_seen: Option<Instant>,
+    /// Transactions waiting for the writer to begin (`SqliteWriter::wait`).
+    waiting: Arc<AtomicUsize>,
     /// Groups committed so far (tests read it to see that transactions were grouped).
     commits: u64,
 }
@@ -42,11 +52,17 @@ struct Group {
 }
 
 impl WriterState {
-    pub(crate) fn new(connection: Connection, catch_up: Arc<AtomicBool>) -> Self {
+    pub(crate) fn new(
+        connection: Connection,
+        catch_up: Arc<AtomicBool>,
+        waiting: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             connection,
             group: None,
             catch_up,
+            catch_up_seen: None,
+            waiting,
             commits: 0,
         }
     }
@@ -80,16 +96,32 @@ impl WriterState {
         group.ended.send_replace(Some(shared(&outcome)));
         if outcome.is_ok() {
             self.commits += 1;
-            if self.catch_up.swap(false, Ordering::Relaxed) {
+            if self.catch_up_due() {
                 self.checkpoint();
             }
         }
         outcome
     }
 
+    /// Whether to run the checkpoint the thread asked for after this commit: when no
+    /// transaction waits to begin, so that nobody waits for it, or once it has been put off
+    /// for [`CATCH_UP_PATIENCE`] (a writer that is never idle).
+    fn catch_up_due(&mut self) -> bool {
+        if !self.catch_up.load(Ordering::Relaxed) {
+            return false;
+        }
+        let seen = *self.catch_up_seen.get_or_insert_with(Instant::now);
+        if self.waiting.load(Ordering::Relaxed) > 0 && seen.elapsed() < CATCH_UP_PATIENCE {
+            return false;
+        }
+        self.catch_up.store(false, Ordering::Relaxed);
+        self.catch_up_seen = None;
+        true
+    }
+
     /// Copies the last commits from the WAL into the database while nothing can commit, so
     /// that the next transaction writes the WAL from its start. The group's members are told
-    /// their outcome first; only the caller, and the writers queued behind it, wait for this.
+    /// their outcome first; only the caller, and writers that queue meanwhile, wait for this.
     /// If the checkpoint thread is copying at that moment, this one reports busy and does
     /// nothing; the thread asks again at its next round.
     fn checkpoint(&mut self) {
@@ -424,5 +456,30 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(committed(&dir), vec![1]);
+    }
+
+    #[test]
+    fn the_writers_checkpoint_waits_for_a_moment_nobody_waits_but_not_for_ever() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+        let catch_up = Arc::new(AtomicBool::new(true));
+        let waiting = Arc::new(AtomicUsize::new(1));
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        let mut state =
+            super::WriterState::new(connection, Arc::clone(&catch_up), Arc::clone(&waiting));
+        assert!(!state.catch_up_due(), "a transaction waits to begin");
+        assert!(catch_up.load(Ordering::Relaxed), "the request stays");
+        waiting.store(0, Ordering::Relaxed);
+        assert!(state.catch_up_due(), "nobody waits");
+        assert!(!catch_up.load(Ordering::Relaxed), "the request is taken");
+        assert!(!state.catch_up_due(), "nothing asked");
+        // Asked again, with writers always waiting: it runs once it has been put off long
+        // enough.
+        catch_up.store(true, Ordering::Relaxed);
+        waiting.store(3, Ordering::Relaxed);
+        assert!(!state.catch_up_due());
+        state.catch_up_seen = Some(std::time::Instant::now() - super::CATCH_UP_PATIENCE);
+        assert!(state.catch_up_due());
     }
 }

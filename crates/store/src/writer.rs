@@ -15,7 +15,7 @@
 //! short-lived command leaves it to SQLite, which checkpoints when the last connection closes.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -47,6 +47,9 @@ pub(crate) struct SqliteWriter {
     state: Arc<Mutex<WriterState>>,
     /// Set by the checkpoint thread when the writer should finish a checkpoint itself.
     catch_up: Arc<AtomicBool>,
+    /// Transactions waiting for the writer to begin: the writer's checkpoint waits for a
+    /// moment when there are none (`WriterState::flush`).
+    waiting: Arc<AtomicUsize>,
     /// How long a writer waits for its turn before the request is refused as overload.
     lock_timeout: Duration,
 }
@@ -69,13 +72,16 @@ impl SqliteWriter {
         )?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let catch_up = Arc::new(AtomicBool::new(false));
+        let waiting = Arc::new(AtomicUsize::new(0));
         Ok(Self {
             path: path.to_owned(),
             state: Arc::new(Mutex::new(WriterState::new(
                 connection,
                 Arc::clone(&catch_up),
+                Arc::clone(&waiting),
             ))),
             catch_up,
+            waiting,
             lock_timeout,
         })
     }
@@ -127,6 +133,15 @@ impl SqliteWriter {
     }
 
     async fn wait(&self) -> Result<OwnedMutexGuard<WriterState>> {
+        /// Counts a waiting transaction until it has the writer, or gives up.
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.waiting);
         tokio::time::timeout(self.lock_timeout, Arc::clone(&self.state).lock_owned())
             .await
             .map_err(|_| StoreError::Busy)
@@ -150,10 +165,12 @@ fn open(path: &Path) -> Result<Connection> {
 /// reads slowing down.
 ///
 /// So once the WAL holds [`RESTART_AT_PAGES`], the thread repeats `PASSIVE` until one
-/// finishes within [`CAUGHT_UP_WITHIN`], then asks the writer to catch up itself: the next
-/// group commit runs a `PASSIVE` checkpoint on the writer connection right after its `COMMIT`
+/// finishes within [`CAUGHT_UP_WITHIN`], then asks the writer to catch up itself: a group
+/// commit runs a `PASSIVE` checkpoint on the writer connection right after its `COMMIT`
 /// (`WriterState::flush`), copying the last few milliseconds of commits while no commit can
-/// land, and the next transaction writes the WAL from its start. The thread never takes the
+/// land, and the next transaction writes the WAL from its start. It is the first commit after
+/// which no transaction waits to begin, so that none waits for the copy, or one 50 ms later
+/// if writers never stop coming. The thread never takes the
 /// writer's lock: when it did (a `RESTART` under the lock), every writer waited 6–24 ms each
 /// time, mostly for the thread to be scheduled again around its syncs (BENCHMARKS.md, cause
 /// 15). A long read (a backup, `audit verify`) keeps the WAL from starting over until it
