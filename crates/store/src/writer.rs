@@ -32,7 +32,7 @@ const STATEMENT_CACHE: usize = 256;
 /// the writer's own checkpoint found more to copy and stalled commits for 15 ms at the median
 /// instead of 4 (BENCHMARKS.md, cause 17).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(20);
-/// How often it looks while the WAL is copied to its end (nothing was committed since).
+/// How often it looks once nothing was committed between two rounds.
 const IDLE_CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// WAL pages (4 KiB each) past which the WAL is to start over (see [`spawn_checkpointer`]).
 const RESTART_AT_PAGES: i64 = 4_000;
@@ -157,7 +157,7 @@ fn open(path: &Path) -> Result<Connection> {
 }
 
 /// Keeps the WAL short while the writer lives. Every [`CHECKPOINT_EVERY`] (every
-/// [`IDLE_CHECKPOINT_EVERY`] once nothing is left to copy) a `PASSIVE` checkpoint copies,
+/// [`IDLE_CHECKPOINT_EVERY`] once a round finds no new commit) a `PASSIVE` checkpoint copies,
 /// beside the running writer, what no reader still needs, and syncs. The WAL starts over
 /// from its beginning only when a write transaction begins on a WAL that is copied to its
 /// end; under a steady stream of commits that never happens by itself, since each commit
