@@ -265,8 +265,10 @@ pub async fn get_user(app: &App, id: Uuid) -> Result<UserRow> {
     })
 }
 
-/// An argon2id hash of a random string, verified against when the email is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9S3xFQ0bkMqTjvHTQ3Dd3S5nVxHZ5Qb2dQbT6tVbN0k";
+/// An argon2id hash of a random string, verified against when the email is unknown or the
+/// account is locked. Made with [`hasher`]'s parameters, so that the check costs what a real
+/// one does.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=9216,t=4,p=1$KMFSn+MqaEG2c0nJR5reTA$4BowwtJY5FdxB/cKByUQV3mDFJS8K5DC++vTwdYvymg";
 
 #[cfg(test)]
 mod tests {
@@ -314,6 +316,17 @@ mod tests {
             !verify_password("wrong-horse-battery".into(), older)
                 .await
                 .unwrap()
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_check_costs() {
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        let dummy = argon2::Params::try_from(&dummy).unwrap();
+        let ours = hasher().params().clone();
+        assert_eq!(
+            (dummy.m_cost(), dummy.t_cost(), dummy.p_cost()),
+            (ours.m_cost(), ours.t_cost(), ours.p_cost())
         );
     }
 }

@@ -122,14 +122,19 @@ impl WriterState {
     /// Copies the last commits from the WAL into the database while nothing can commit, so
     /// that the next transaction writes the WAL from its start. The group's members are told
     /// their outcome first; only the caller, and writers that queue meanwhile, wait for this.
-    /// If the checkpoint thread is copying at that moment, this one reports busy and does
-    /// nothing; the thread asks again at its next round.
+    /// If the checkpoint thread is copying at that moment, this one finds SQLite's checkpoint
+    /// lock taken and does nothing; the request then stands for the next commit, or the WAL
+    /// would not start over this time.
     fn checkpoint(&mut self) {
-        let done = self
+        let busy = self
             .connection
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-        if let Err(error) = done {
-            tracing::warn!(%error, "the SQLite writer's checkpoint failed");
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                row.get::<_, i64>(0)
+            });
+        match busy {
+            Ok(0) => {}
+            Ok(_) => self.catch_up.store(true, Ordering::Relaxed),
+            Err(error) => tracing::warn!(%error, "the SQLite writer's checkpoint failed"),
         }
     }
 
