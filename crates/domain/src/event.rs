@@ -282,28 +282,27 @@ mod tests {
 
     #[test]
     fn a_new_record_is_stored_once_in_data_with_no_changes() {
+        let event = |kind, before: Option<&Value>, after: &Value| {
+            NewEvent::of_change(
+                crate::new_id(),
+                "partner",
+                crate::new_id(),
+                kind,
+                before,
+                after,
+            )
+        };
         let record = json!({"name": "A", "version": 1});
-        let event = NewEvent::of_change(
-            crate::new_id(),
-            "partner",
-            crate::new_id(),
-            "partner.created",
-            None,
-            &record,
-        );
-        assert_eq!(event.data, record);
-        assert_eq!(event.changes, json!({}));
-        let renamed = json!({"name": "B", "version": 2});
-        let event = NewEvent::of_change(
-            crate::new_id(),
-            "partner",
-            crate::new_id(),
+        let created = event("partner.created", None, &record);
+        assert_eq!(created.data, record);
+        assert_eq!(created.changes, json!({}));
+        let renamed = event(
             "partner.updated",
             Some(&record),
-            &renamed,
+            &json!({"name": "B", "version": 2}),
         );
         assert_eq!(
-            event.changes,
+            renamed.changes,
             json!({"name": {"before": "A", "after": "B"}})
         );
     }

@@ -84,8 +84,8 @@ pub async fn hash_password(password: String) -> Result<String> {
 }
 
 /// Whether `password` matches `hash`, with the parameters stored in it. At most a few checks
-/// run at once (each takes 9 MiB, 19 for older hashes, and a core for tens of milliseconds); a flood of sign-ins waits, then gets 503, instead of
-/// exhausting memory and threads.
+/// run at once (each takes 9 MiB, 19 for older hashes, and a core for tens of milliseconds);
+/// a flood of sign-ins waits, then gets 503, instead of exhausting memory and threads.
 async fn verify_password(password: String, hash: String) -> Result<bool> {
     let _permit = hashing_permit().await?;
     tokio::task::spawn_blocking(move || {

@@ -79,7 +79,8 @@ impl WriterState {
     /// Commits the open group, if any, and tells its members how it ended. Whoever holds the
     /// writer with no member running may call it: a member that got the writer back, or
     /// `SqliteWriter::lock` before statements outside any transaction. After a commit it also
-    /// runs the checkpoint the checkpoint thread asked for, if any.
+    /// runs the checkpoint the checkpoint thread asked for, when it is due
+    /// ([`Self::catch_up_due`]).
     pub(crate) fn flush(&mut self) -> Outcome {
         let Some(group) = self.group.take() else {
             return Ok(());
