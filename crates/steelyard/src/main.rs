@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use steelyard_server::config::{Config, Overrides};
 use steelyard_store::{Db, PoolSettings};
 
+mod log_output;
+
 /// mimalloc instead of glibc malloc: requests allocate many small short-lived buffers, which
 /// glibc served at 10-12% of the server's CPU (BENCHMARKS.md, "Causes").
 #[global_allocator]
@@ -176,7 +178,13 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    init_logging(config.log_json);
+    let logs = match init_logging(config.log_json) {
+        Ok(logs) => logs,
+        Err(error) => {
+            eprintln!("steelyard: cannot start the log writer: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let _sentry = config.sentry_dsn.as_ref().map(|dsn| {
         let mut options = sentry::ClientOptions::default();
         options.release = Some(env!("CARGO_PKG_VERSION").into());
@@ -217,18 +225,29 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "steelyard failed");
+            logs.flush();
             eprintln!("steelyard: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn init_logging(json: bool) {
+/// Logs go to stderr through [`log_output`], so no request waits on a write to stderr. The
+/// returned guard writes out what is left when it is dropped at exit.
+fn init_logging(json: bool) -> std::io::Result<log_output::LogFlush<std::io::Stderr>> {
+    let (output, logs) = log_output::buffered(std::io::stderr())?;
+    // A panic's message goes to stderr directly: the lines logged before it go first.
+    let flush_on_panic = std::sync::Arc::clone(&output);
+    let report_panic = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        flush_on_panic.try_flush();
+        report_panic(info);
+    }));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(output);
     if json {
         builder
             .json()
@@ -239,6 +258,7 @@ fn init_logging(json: bool) {
     } else {
         builder.init();
     }
+    Ok(logs)
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
