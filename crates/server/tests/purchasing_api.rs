@@ -229,15 +229,7 @@ async fn bad_orders_name_every_field_and_change_nothing() {
             "lines[2].product_id"
         ]
     );
-    let list: Value = s
-        .server
-        .get("/api/v1/purchase-orders")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = s.server.get_json("/api/v1/purchase-orders").await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
@@ -398,12 +390,25 @@ async fn automatic_numbers_skip_numbers_chosen_by_hand() {
         .server
         .post(
             "/api/v1/purchase-orders",
-            json!({"vendor_id": s.vendor, "number": "PO-000003", "lines": []}),
+            json!({"vendor_id": s.vendor, "number": "PO-000003",
+                   "lines": [{"product_id": s.bolt, "quantity": "1"}]}),
         )
         .send()
         .await
         .unwrap();
     problem(duplicate, 409).await;
+    // Nothing of the refused order was written: the original keeps its number and no lines.
+    let list = s
+        .server
+        .get_json("/api/v1/purchase-orders?q=PO-000003")
+        .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(
+        items[0]["lines"],
+        json!([]),
+        "the refused order's line is not kept"
+    );
 }
 
 #[tokio::test]
@@ -453,14 +458,6 @@ async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_lin
             ("lines[1].product_id", "unknown")
         ]
     );
-    let list: Value = s
-        .server
-        .get("/api/v1/purchase-orders")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = s.server.get_json("/api/v1/purchase-orders").await;
     assert_eq!(list["items"], json!([]));
 }

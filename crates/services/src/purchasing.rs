@@ -210,12 +210,13 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     // (and then the chain head) stays locked until commit on PostgreSQL, and SQLite's one
     // writer is held throughout. The validating reads above stay out of it.
     let id = steelyard_domain::new_id();
+    let chosen = number.is_some();
     let number = match number {
         Some(number) => number,
-        None => take_number(&mut tx, org_id).await?,
+        None => automatic_number(&mut tx, org_id).await?,
     };
     let now = steelyard_store::now();
-    let po = PurchaseOrder {
+    let mut po = PurchaseOrder {
         id,
         organization_id: org_id,
         number,
@@ -231,10 +232,17 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         updated_at: now,
         confirmed_at: None,
     };
-    store::insert(&mut tx, &po).await.map_err(|e| match e {
-        StoreError::Duplicate(_) => PurchaseOrder::duplicate(&po),
-        other => other.into(),
-    })?;
+    // The unique index checks the number within the insert itself: a lookup before it cost a
+    // round trip in the serial section, and its cached plan could scan every order of the
+    // organization (BENCHMARKS.md, cause 21).
+    while !store::insert(&mut tx, &po).await? {
+        if chosen {
+            return Err(PurchaseOrder::duplicate(&po));
+        }
+        // Someone chose the counter's next number by hand earlier: skip it, so the counter
+        // never gets stuck.
+        po.number = automatic_number(&mut tx, org_id).await?;
+    }
     tx.record(NewEvent::of_change(
         org_id,
         AGGREGATE,
@@ -248,15 +256,12 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     Ok(po)
 }
 
-/// The next free automatic number: skips numbers a caller already chose by hand, so the
-/// counter never gets stuck.
-async fn take_number(tx: &mut Tx, org_id: Uuid) -> Result<String> {
-    loop {
-        let candidate = document_number("PO", store::next_number(tx, org_id, "PO").await?);
-        if !store::number_taken(tx, org_id, &candidate).await? {
-            return Ok(candidate);
-        }
-    }
+/// The counter's next number, taken inside the transaction (it enters the serial section).
+async fn automatic_number(tx: &mut Tx, org_id: Uuid) -> Result<String> {
+    Ok(document_number(
+        "PO",
+        store::next_number(tx, org_id, "PO").await?,
+    ))
 }
 
 pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<PurchaseOrder> {

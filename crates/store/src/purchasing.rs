@@ -32,10 +32,14 @@ pub async fn next_number(tx: &mut Tx, org_id: Uuid, doc_type: &str) -> Result<i6
     Ok(last)
 }
 
-pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
-    query(
+/// Inserts the order and its lines, unless its number is taken in the organization: then
+/// nothing is written and the answer is false. The unique index decides, so two transactions
+/// can never both take a number, and no lookup plan is involved.
+pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<bool> {
+    let inserted = query(
         "INSERT INTO purchase_orders (id, org_id, number, vendor_id, status, notes, total, version, created_at, updated_at, \
-         confirmed_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         confirmed_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+         ON CONFLICT (org_id, number) DO NOTHING",
     )
     .bind(po.id.to_string())
     .bind(po.organization_id.to_string())
@@ -50,8 +54,12 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
     .bind(po.confirmed_at.map(to_micros))
     .bind(po.subtotal.scaled())
     .bind(po.tax_total.scaled())
-    .execute(tx)
-    .await?;
+    .execute(&mut *tx)
+    .await?
+        == 1;
+    if !inserted {
+        return Ok(false);
+    }
     // The lines in as few statements as possible: each statement holds SQLite's one writer.
     const COLUMNS_PER_LINE: usize = 14;
     for chunk in po.lines.chunks(LINES_PER_INSERT) {
@@ -79,9 +87,9 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<()> {
                 .bind(tax_inclusive)
                 .bind(tax_amount);
         }
-        query.execute(tx).await?;
+        query.execute(&mut *tx).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Lines per multi-row INSERT: 100 × 14 values stays far below both engines' limits on bound
@@ -255,17 +263,6 @@ pub async fn list(
         order.lines = lines.remove(&order.id).unwrap_or_default();
     }
     Ok(Page::from_overfetch(orders, page, |o| o.id))
-}
-
-/// Whether the number is taken, inside a write transaction.
-pub async fn number_taken(tx: &mut Tx, org_id: Uuid, number: &str) -> Result<bool> {
-    let (count,): (i64,) =
-        query("SELECT COUNT(*) FROM purchase_orders WHERE org_id = $1 AND number = $2")
-            .bind(org_id.to_string())
-            .bind(number)
-            .fetch_one(tx)
-            .await?;
-    Ok(count > 0)
 }
 
 /// Whether an order with this number exists in the organization.

@@ -139,6 +139,13 @@ impl TestServer {
         self.request(Method::GET, path)
     }
 
+    /// GETs `path` as the administrator, expecting 200, and returns the JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+
     pub fn post(&self, path: &str, body: Value) -> RequestBuilder {
         self.request(Method::POST, path).json(&body)
     }
