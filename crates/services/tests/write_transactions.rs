@@ -9,7 +9,9 @@ use steelyard_domain::access::DataScope;
 use steelyard_domain::event::NewEvent;
 use steelyard_domain::organization::{OrgStatus, Organization};
 use steelyard_store::testing::TestDatabase;
-use steelyard_store::{Backend, Db, Origin, PoolSettings, StoreError, events, organizations};
+use steelyard_store::{
+    Backend, Db, Origin, PoolSettings, StoreError, events, organizations, purchasing,
+};
 use uuid::Uuid;
 
 fn origin() -> Origin {
@@ -196,4 +198,52 @@ async fn more_events_than_one_insert_holds_are_all_chained_in_order() {
     tx.record(created(&org));
     assert_eq!(tx.commit().await.unwrap()[0].seq, 1_202);
     assert!(events::verify_all(&db).await.unwrap().first_break.is_none());
+}
+
+/// On PostgreSQL a second writer of the same organization waits for its turn in this
+/// instance's queue, not in PostgreSQL's lock manager, and then takes the next number
+/// (ADR 0006). SQLite's one writer is its queue already.
+#[tokio::test]
+async fn on_postgresql_a_second_writer_queues_in_the_instance_not_on_the_row_lock() {
+    use sqlx::Connection;
+    let database = TestDatabase::new().await;
+    let Some(url) = database.database_url() else {
+        return;
+    };
+    let db = database.connect().await;
+    let org = Uuid::now_v7();
+    let mut first = db.begin(origin()).await.unwrap();
+    let number = purchasing::next_number(&mut first, org, "PO")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let second = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin(origin()).await.unwrap();
+            let next = purchasing::next_number(&mut tx, org, "PO").await.unwrap();
+            tx.commit().await.unwrap();
+            next
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    let mut observer = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let (waiting_on_locks,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(&mut observer)
+    .await
+    .unwrap();
+    assert!(!second.is_finished(), "the second waits for the first");
+    // After 250 ms in the queue a writer goes on to the row lock; before that it must not be
+    // there. A starved machine that took that long to get here proves nothing either way.
+    if started.elapsed() < Duration::from_millis(200) {
+        assert_eq!(
+            waiting_on_locks, 0,
+            "nobody waits in PostgreSQL's lock manager"
+        );
+    }
+    first.commit().await.unwrap();
+    assert_eq!(second.await.unwrap(), number + 1);
 }

@@ -25,10 +25,32 @@ use uuid::Uuid;
 /// Longer than any normal serial section (about a millisecond), short against a request.
 const QUEUE_WAIT: Duration = Duration::from_millis(250);
 
-/// One queue per organization that this instance has written to.
-#[derive(Debug, Default)]
+/// Queues kept before the first clear-out of the unused ones.
+const FIRST_PRUNE_AT: usize = 64;
+
+/// One queue per organization that this instance writes to.
+#[derive(Debug)]
 pub(crate) struct SerialQueues {
-    queues: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    queues: Mutex<Queues>,
+}
+
+#[derive(Debug)]
+struct Queues {
+    by_org: HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>,
+    /// When the map reaches this size, queues nobody holds or waits for are dropped: twice the
+    /// size left after the last clear-out, so clearing costs O(1) per turn on average.
+    prune_at: usize,
+}
+
+impl Default for SerialQueues {
+    fn default() -> Self {
+        Self {
+            queues: Mutex::new(Queues {
+                by_org: HashMap::new(),
+                prune_at: FIRST_PRUNE_AT,
+            }),
+        }
+    }
 }
 
 /// A place at the head of an organization's queue, held until the transaction ends.
@@ -42,7 +64,15 @@ impl SerialQueues {
                 .queues
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            Arc::clone(queues.entry(org_id).or_default())
+            if queues.by_org.len() >= queues.prune_at {
+                // Only the map holds an idle queue: a waiter holds a clone of its Arc and the
+                // turn's guard holds another, and clones are made only under this lock.
+                queues
+                    .by_org
+                    .retain(|_, queue| Arc::strong_count(queue) > 1);
+                queues.prune_at = (queues.by_org.len() * 2).max(FIRST_PRUNE_AT);
+            }
+            Arc::clone(queues.by_org.entry(org_id).or_default())
         };
         match tokio::time::timeout(QUEUE_WAIT, queue.lock_owned()).await {
             Ok(turn) => Some(turn),
@@ -71,5 +101,28 @@ mod tests {
         assert!(started.elapsed() >= QUEUE_WAIT);
         drop(first);
         assert!(queues.turn(a).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn queues_nobody_uses_are_dropped_and_a_held_one_is_kept() {
+        let queues = SerialQueues::default();
+        let held_org = Uuid::now_v7();
+        let held = queues.turn(held_org).await.expect("a free queue");
+        for _ in 0..10 * FIRST_PRUNE_AT {
+            drop(queues.turn(Uuid::now_v7()).await);
+        }
+        let kept = queues.queues.lock().unwrap().by_org.len();
+        assert!(
+            kept <= FIRST_PRUNE_AT,
+            "{kept} queues kept after 640 one-off writers"
+        );
+        // The held queue survived every clear-out: its organization still waits for it.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), queues.turn(held_org))
+                .await
+                .is_err()
+        );
+        drop(held);
+        assert!(queues.turn(held_org).await.is_some());
     }
 }
