@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use governor::DefaultDirectRateLimiter;
 use steelyard_domain::realtime::{may_see, parse_topic};
-
 use uuid::Uuid;
 
 use super::hub::Joined;
