@@ -1,5 +1,5 @@
-//! The HTTP scenarios and the data they need: a signed-in demo manager, and vendors and
-//! products added through the API before anything is measured.
+//! The HTTP scenarios and the data they need: a signed-in demo manager, and vendors, products
+//! and purchase orders added through the API before anything is measured.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +19,8 @@ pub const BENCH_USER: &str = "manager@demo.steelyard.local";
 /// Seeded before measuring, so that lists have 50 rows to return.
 const SEED_VENDORS: usize = 300;
 const SEED_PRODUCTS: usize = 300;
+/// Orders already on file, as in a database in use (5 lines each).
+const SEED_ORDERS: usize = 1_000;
 const SEED_CONNECTIONS: usize = 8;
 
 /// What the scenarios refer to.
@@ -31,7 +33,8 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    /// Signs in as the demo manager and adds the vendors and products.
+    /// Signs in as the demo manager, adds the vendors, products and orders, and has the
+    /// database gather its statistics.
     pub async fn prepare(server: &Server) -> anyhow::Result<Self> {
         let mut password = None;
         for _ in 0..100 {
@@ -63,12 +66,22 @@ impl Fixture {
             )
         })
         .await?;
-        Ok(Self {
+        let fixture = Self {
             access_token,
             token,
             vendor_ids,
             product_ids,
+        };
+        let orders = Arc::new(fixture.clone());
+        seed(server.addr, &fixture.token, SEED_ORDERS, move |_| {
+            orders.purchase_order()
         })
+        .await?;
+        server
+            .analyze()
+            .await
+            .context("ANALYZE after seeding the database")?;
+        Ok(fixture)
     }
 
     fn any_vendor(&self) -> &str {
