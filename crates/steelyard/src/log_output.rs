@@ -5,7 +5,8 @@
 //!
 //! Nothing is lost on the way: the batch is written every [`FLUSH_EVERY`], sooner when it
 //! grows large, when [`LogFlush`] is dropped or flushed at exit, and before a panic's message
-//! is printed. If the output cannot keep up, loggers wait for room rather than drop lines.
+//! is printed; after the guard is dropped, a line is written at once. If the output cannot
+//! keep up, loggers wait for room rather than drop lines.
 
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -18,6 +19,7 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const WRITE_EARLY: usize = 256 * 1024;
 /// Most bytes gathered; a logger that would pass it waits until the batch is written.
 const MOST_PENDING: usize = 4 * 1024 * 1024;
+const WRITER_THREAD: &str = "log-writer";
 
 /// Log lines on their way to `W`. `&LogOutput` is the writer the subscriber writes each
 /// formatted line to, with one `write_all` per line, so lines never interleave.
@@ -57,18 +59,13 @@ impl<W: Write> LogOutput<W> {
         }
     }
 
-    /// Writes out whatever is gathered, unless another thread holds the log right now (a
-    /// panic inside a write must not wait on itself).
-    pub fn try_flush(&self) {
-        if let Ok(mut out) = self.out.try_lock()
-            && let Ok(mut pending) = self.pending.try_lock()
-        {
-            let _ = out.write_all(&pending.bytes).and_then(|()| out.flush());
-            pending.bytes.clear();
+    /// Writes out everything gathered so far, waiting for a batch being written to finish.
+    /// On the writing thread itself (a panic inside its write) it does nothing rather than
+    /// wait on itself.
+    pub fn flush_now(&self) {
+        if std::thread::current().name() == Some(WRITER_THREAD) {
+            return;
         }
-    }
-
-    fn flush_now(&self) {
         let mut out = lock(&self.out);
         self.write_batch(&mut out, &mut Vec::new());
     }
@@ -81,6 +78,13 @@ impl<W: Write> Write for &LogOutput<W> {
 
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         let mut pending = lock(&self.pending);
+        if pending.stopped {
+            // The writing thread is gone (exit): write this line, after any left, at once.
+            drop(pending);
+            let mut out = lock(&self.out);
+            self.write_batch(&mut out, &mut Vec::new());
+            return out.write_all(bytes).and_then(|()| out.flush());
+        }
         while !pending.bytes.is_empty()
             && pending.bytes.len() + bytes.len() > MOST_PENDING
             && !pending.stopped
@@ -129,9 +133,16 @@ impl<W: Write + Send + 'static> Drop for LogFlush<W> {
     }
 }
 
-/// Starts gathering log lines for `out`: the writer for the subscriber, and the guard that
-/// writes the rest when it is dropped.
+/// Starts gathering log lines for `out`, written every [`FLUSH_EVERY`]: the writer for the
+/// subscriber, and the guard that writes the rest when it is dropped.
 pub fn buffered<W: Write + Send + 'static>(out: W) -> io::Result<(Arc<LogOutput<W>>, LogFlush<W>)> {
+    buffered_every(out, FLUSH_EVERY)
+}
+
+fn buffered_every<W: Write + Send + 'static>(
+    out: W,
+    interval: Duration,
+) -> io::Result<(Arc<LogOutput<W>>, LogFlush<W>)> {
     let output = Arc::new(LogOutput {
         out: Mutex::new(out),
         pending: Mutex::default(),
@@ -140,7 +151,7 @@ pub fn buffered<W: Write + Send + 'static>(out: W) -> io::Result<(Arc<LogOutput<
     });
     let writer = Arc::clone(&output);
     let thread = std::thread::Builder::new()
-        .name("log-writer".into())
+        .name(WRITER_THREAD.into())
         .spawn(move || {
             let mut spare = Vec::new();
             loop {
@@ -148,7 +159,7 @@ pub fn buffered<W: Write + Send + 'static>(out: W) -> io::Result<(Arc<LogOutput<
                     let pending = lock(&writer.pending);
                     let (pending, _) = writer
                         .wake
-                        .wait_timeout_while(pending, FLUSH_EVERY, |p| {
+                        .wait_timeout_while(pending, interval, |p| {
                             !p.stopped && p.bytes.len() < WRITE_EARLY
                         })
                         .unwrap_or_else(PoisonError::into_inner);
@@ -172,14 +183,17 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    /// A sink the test can read while the output owns it, taking `delay` per write.
+    /// A sink the test can read while the output owns it, taking `delay` per write; it
+    /// remembers its largest write.
     #[derive(Debug, Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>, Duration);
+    struct Sink(Arc<Mutex<(Vec<u8>, usize)>>, Duration);
 
     impl Write for Sink {
         fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
             std::thread::sleep(self.1);
-            self.0.lock().unwrap().extend_from_slice(bytes);
+            let mut sink = self.0.lock().unwrap();
+            sink.0.extend_from_slice(bytes);
+            sink.1 = sink.1.max(bytes.len());
             Ok(bytes.len())
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -189,22 +203,42 @@ mod tests {
 
     impl Sink {
         fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+            String::from_utf8(self.0.lock().unwrap().0.clone()).unwrap()
+        }
+
+        fn largest_write(&self) -> usize {
+            self.0.lock().unwrap().1
         }
     }
 
     #[test]
-    fn a_line_waits_in_memory_until_the_thread_writes_it() {
+    fn a_line_waits_in_memory_until_a_flush_or_the_next_tick() {
         let sink = Sink::default();
-        let (output, guard) = buffered(sink.clone()).unwrap();
+        let (output, guard) = buffered_every(sink.clone(), Duration::from_secs(3600)).unwrap();
         (&*output).write_all(b"first\n").unwrap();
         assert_eq!(sink.text(), "", "a line is not written by the caller");
-        let deadline = Instant::now() + FLUSH_EVERY * 20;
+        guard.flush();
+        assert_eq!(sink.text(), "first\n");
+        drop(guard);
+
+        let sink = Sink::default();
+        let (output, _guard) = buffered_every(sink.clone(), Duration::from_millis(10)).unwrap();
+        (&*output).write_all(b"second\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
         while sink.text().is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(sink.text(), "first\n");
+        assert_eq!(sink.text(), "second\n", "the thread writes it on its own");
+    }
+
+    #[test]
+    fn a_line_logged_after_the_guard_is_dropped_is_written_at_once() {
+        let sink = Sink::default();
+        let (output, guard) = buffered(sink.clone()).unwrap();
+        (&*output).write_all(b"before\n").unwrap();
         drop(guard);
+        (&*output).write_all(b"after\n").unwrap();
+        assert_eq!(sink.text(), "before\nafter\n");
     }
 
     #[test]
@@ -215,7 +249,14 @@ mod tests {
     #[test]
     fn a_slow_output_makes_loggers_wait_and_loses_nothing() {
         // 4 writers × 5,000 lines of about 1 KiB: 20 MiB, five times what may wait in memory.
-        every_line_arrives(Sink(Arc::default(), Duration::from_millis(20)), 2_000);
+        let sink = Sink(Arc::default(), Duration::from_millis(20));
+        every_line_arrives(sink.clone(), 2_000);
+        // Each batch is what waited in memory: never more than the cap and one line.
+        assert!(
+            sink.largest_write() <= MOST_PENDING + 2_100,
+            "{}",
+            sink.largest_write()
+        );
     }
 
     fn every_line_arrives(sink: Sink, longest: usize) {

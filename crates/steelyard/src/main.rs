@@ -240,7 +240,7 @@ fn init_logging(json: bool) -> std::io::Result<log_output::LogFlush<std::io::Std
     let flush_on_panic = std::sync::Arc::clone(&output);
     let report_panic = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        flush_on_panic.try_flush();
+        flush_on_panic.flush_now();
         report_panic(info);
     }));
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
