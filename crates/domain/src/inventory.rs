@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::money::{Money, Quantity};
+use crate::money::{DecimalText, Money, Quantity};
 use crate::record::RecordStatus;
-use crate::validation::{FieldError, invalid};
+use crate::validation::{FieldError, FieldErrors, invalid};
 
 /// Internal locations hold stock; the virtual ones are where stock comes from or goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -226,6 +226,33 @@ fn round_money(value: Decimal) -> Decimal {
     )
 }
 
+/// The lines of a receipt or a shipment, as `(order line, quantity)`: at least one, each naming
+/// its order line and a quantity greater than zero. Problems go into `errors` under `lines` and
+/// `lines[i].line_id` / `lines[i].quantity`; the lines without one are left out.
+pub fn line_quantities<'a>(
+    lines: impl ExactSizeIterator<Item = (Option<Uuid>, Option<&'a DecimalText>)>,
+    errors: &mut FieldErrors,
+) -> Vec<(Uuid, Quantity)> {
+    if lines.len() == 0 {
+        errors.add("lines", "required", "name at least one line");
+    }
+    let mut taken = Vec::new();
+    for (i, (line_id, quantity)) in lines.enumerate() {
+        let line_id = errors.take(
+            &format!("lines[{i}].line_id"),
+            line_id.ok_or_else(|| invalid("required", "is required")),
+        );
+        let quantity = errors.take(
+            &format!("lines[{i}].quantity"),
+            Quantity::required_positive(quantity),
+        );
+        if let (Some(line_id), Some(quantity)) = (line_id, quantity) {
+            taken.push((line_id, quantity));
+        }
+    }
+    taken
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +313,40 @@ mod tests {
             VIRTUAL_LOCATIONS
                 .iter()
                 .all(|(_, _, kind)| !kind.holds_stock())
+        );
+    }
+
+    #[test]
+    fn receipt_and_shipment_lines_need_a_line_and_a_positive_quantity_each() {
+        let mut errors = FieldErrors::new();
+        assert!(line_quantities(std::iter::empty(), &mut errors).is_empty());
+        assert_eq!(errors.as_slice()[0].field, "lines");
+
+        let line = Uuid::now_v7();
+        let (two, zero) = (DecimalText("2".into()), DecimalText("0".into()));
+        let mut errors = FieldErrors::new();
+        let taken = line_quantities(
+            [
+                (Some(line), Some(&two)),
+                (None, Some(&zero)),
+                (Some(line), None),
+            ]
+            .into_iter(),
+            &mut errors,
+        );
+        assert_eq!(taken, [(line, Quantity::parse("2").unwrap())]);
+        let problems: Vec<_> = errors
+            .as_slice()
+            .iter()
+            .map(|e| (e.field.as_str(), e.code))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                ("lines[1].line_id", "required"),
+                ("lines[1].quantity", "not_positive"),
+                ("lines[2].quantity", "required"),
+            ]
         );
     }
 }

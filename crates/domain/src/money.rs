@@ -160,6 +160,25 @@ mod tests {
     }
 }
 
+impl Quantity {
+    /// This quantity when it is greater than zero; `not_positive` otherwise.
+    pub fn positive(self) -> Result<Self, FieldError> {
+        if self > Self::ZERO {
+            Ok(self)
+        } else {
+            Err(invalid("not_positive", "must be greater than zero"))
+        }
+    }
+
+    /// A quantity that must be given and be greater than zero (a line's quantity):
+    /// `required`, the parse's own error, or `not_positive`.
+    pub fn required_positive(text: Option<&DecimalText>) -> Result<Self, FieldError> {
+        text.ok_or_else(|| invalid("required", "is required"))
+            .and_then(|t| Self::parse(&t.0))
+            .and_then(Self::positive)
+    }
+}
+
 /// A decimal as a client sent it: a JSON string (`"12.50"`, preferred: exact) or a JSON
 /// number. Kept as text until a field's parse turns it into [`Money`] or [`Quantity`], so a
 /// bad value is a field error, not a body error.

@@ -186,20 +186,12 @@ fn parse_conversion(
     let unit = errors.take(&format!("{field}.unit"), parse_unit(&draft.unit));
     let factor = errors.take(
         &format!("{field}.factor"),
-        Quantity::parse(&draft.factor.0).and_then(positive_quantity),
+        Quantity::parse(&draft.factor.0).and_then(Quantity::positive),
     );
     Some(UnitConversion {
         unit: unit?,
         factor: factor?,
     })
-}
-
-fn positive_quantity(q: Quantity) -> Result<Quantity, FieldError> {
-    if q > Quantity::ZERO {
-        Ok(q)
-    } else {
-        Err(invalid("not_positive", "must be greater than zero"))
-    }
 }
 
 fn non_negative_money(m: Money) -> Result<Money, FieldError> {

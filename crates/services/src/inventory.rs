@@ -221,9 +221,7 @@ pub async fn transfer(app: &App, ctx: &Ctx, draft: TransferDraft) -> Result<Post
     let to_id = errors.take("to_location_id", required_id(draft.to_location_id));
     let quantity = errors.take(
         "quantity",
-        required_decimal(draft.quantity.as_ref())
-            .and_then(Quantity::parse)
-            .and_then(positive),
+        Quantity::required_positive(draft.quantity.as_ref()),
     );
     let reference = errors
         .take(
@@ -435,17 +433,6 @@ fn required_id(id: Option<Uuid>) -> Result<Uuid, steelyard_domain::FieldError> {
 fn required_decimal(text: Option<&DecimalText>) -> Result<&str, steelyard_domain::FieldError> {
     text.map(|t| t.0.as_str())
         .ok_or_else(|| steelyard_domain::validation::invalid("required", "is required"))
-}
-
-fn positive(q: Quantity) -> Result<Quantity, steelyard_domain::FieldError> {
-    if q > Quantity::ZERO {
-        Ok(q)
-    } else {
-        Err(steelyard_domain::validation::invalid(
-            "not_positive",
-            "must be greater than zero",
-        ))
-    }
 }
 
 fn non_negative(m: Money) -> Result<Money, steelyard_domain::FieldError> {

@@ -136,19 +136,10 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
             );
             continue;
         };
-        let quantity = match line.quantity.as_ref() {
-            None => errors.take(&at("quantity"), Err(invalid("required", "is required"))),
-            Some(text) => errors.take(
-                &at("quantity"),
-                Quantity::parse(&text.0).and_then(|q| {
-                    if q > Quantity::ZERO {
-                        Ok(q)
-                    } else {
-                        Err(invalid("not_positive", "must be greater than zero"))
-                    }
-                }),
-            ),
-        };
+        let quantity = errors.take(
+            &at("quantity"),
+            Quantity::required_positive(line.quantity.as_ref()),
+        );
         let unit_price = match line.unit_price.as_ref() {
             None => {
                 let price = product.standard_cost.times(factor);

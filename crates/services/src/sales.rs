@@ -4,7 +4,7 @@
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
 use steelyard_domain::event::{EventRecord, NewEvent};
-use steelyard_domain::inventory::{LocationKind, MoveKind};
+use steelyard_domain::inventory::{LocationKind, MoveKind, line_quantities};
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
@@ -124,17 +124,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
         let product_id = product.id;
         let quantity = errors.take(
             &at("quantity"),
-            line.quantity
-                .as_ref()
-                .ok_or_else(|| invalid("required", "is required"))
-                .and_then(|t| Quantity::parse(&t.0))
-                .and_then(|q| {
-                    if q > Quantity::ZERO {
-                        Ok(q)
-                    } else {
-                        Err(invalid("not_positive", "must be greater than zero"))
-                    }
-                }),
+            Quantity::required_positive(line.quantity.as_ref()),
         );
         let unit_price = match &line.unit_price {
             None => Some(product.list_price),
@@ -399,34 +389,10 @@ pub async fn close(
 pub async fn ship(app: &App, ctx: &Ctx, id: Uuid, draft: ShipmentDraft) -> Result<SalesOrder> {
     ctx.require(Permission::SALES_ORDER_SHIP)?;
     let mut errors = FieldErrors::new();
-    if draft.lines.is_empty() {
-        errors.add("lines", "required", "name at least one line");
-    }
-    let mut shipped = Vec::new();
-    for (i, line) in draft.lines.iter().enumerate() {
-        let line_id = errors.take(
-            &format!("lines[{i}].line_id"),
-            line.line_id
-                .ok_or_else(|| invalid("required", "is required")),
-        );
-        let quantity = errors.take(
-            &format!("lines[{i}].quantity"),
-            line.quantity
-                .as_ref()
-                .ok_or_else(|| invalid("required", "is required"))
-                .and_then(|t| Quantity::parse(&t.0))
-                .and_then(|q| {
-                    if q > Quantity::ZERO {
-                        Ok(q)
-                    } else {
-                        Err(invalid("not_positive", "must be greater than zero"))
-                    }
-                }),
-        );
-        if let (Some(line_id), Some(quantity)) = (line_id, quantity) {
-            shipped.push((line_id, quantity));
-        }
-    }
+    let shipped = line_quantities(
+        draft.lines.iter().map(|l| (l.line_id, l.quantity.as_ref())),
+        &mut errors,
+    );
     errors.finish()?;
     let rule = |order: &SalesOrder| {
         order

@@ -5,10 +5,9 @@
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
 use steelyard_domain::event::NewEvent;
-use steelyard_domain::inventory::{LocationKind, MoveKind};
+use steelyard_domain::inventory::{LocationKind, MoveKind, line_quantities};
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::purchase::{PurchaseOrder, ReceiptDraft, ReceiveError};
-use steelyard_domain::validation::invalid;
 use steelyard_store::StoreError;
 use steelyard_store::purchasing as store;
 use uuid::Uuid;
@@ -26,34 +25,10 @@ pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Res
     if draft.location_id.is_none() {
         errors.add("location_id", "required", "is required");
     }
-    if draft.lines.is_empty() {
-        errors.add("lines", "required", "name at least one line");
-    }
-    let mut received = Vec::new();
-    for (i, line) in draft.lines.iter().enumerate() {
-        let line_id = errors.take(
-            &format!("lines[{i}].line_id"),
-            line.line_id
-                .ok_or_else(|| invalid("required", "is required")),
-        );
-        let quantity = errors.take(
-            &format!("lines[{i}].quantity"),
-            line.quantity
-                .as_ref()
-                .ok_or_else(|| invalid("required", "is required"))
-                .and_then(|t| Quantity::parse(&t.0))
-                .and_then(|q| {
-                    if q > Quantity::ZERO {
-                        Ok(q)
-                    } else {
-                        Err(invalid("not_positive", "must be greater than zero"))
-                    }
-                }),
-        );
-        if let (Some(line_id), Some(quantity)) = (line_id, quantity) {
-            received.push((line_id, quantity));
-        }
-    }
+    let received = line_quantities(
+        draft.lines.iter().map(|l| (l.line_id, l.quantity.as_ref())),
+        &mut errors,
+    );
     errors.finish()?;
     let mut tx = app.begin(ctx).await?;
     let current = store::get_in(&mut tx, &ctx.actor.scope, id)
