@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, problem};
+use common::{TestServer, assert_stored_lines_in_order, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -460,4 +460,21 @@ async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_lin
     );
     let list = s.server.get_json("/api/v1/purchase-orders").await;
     assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn an_order_of_the_most_lines_keeps_every_line_in_order() {
+    // 500 lines: more than one multi-row insert holds (100), so every batch is exercised.
+    let s = setup().await;
+    let lines: Vec<Value> = (1..=500)
+        .map(|n| json!({"product_id": s.bolt, "quantity": n.to_string()}))
+        .collect();
+    let po = post(
+        &s.server,
+        "/api/v1/purchase-orders",
+        json!({"vendor_id": s.vendor, "lines": lines}),
+    )
+    .await;
+    let path = format!("/api/v1/purchase-orders/{}", po["id"].as_str().unwrap());
+    assert_stored_lines_in_order(&s.server, &path, &po, 500).await;
 }

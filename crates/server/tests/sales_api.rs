@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, problem};
+use common::{TestServer, assert_stored_lines_in_order, problem};
 use serde_json::{Value, json};
 
 async fn post(server: &TestServer, path: &str, body: Value) -> Value {
@@ -257,4 +257,23 @@ async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_lin
         .await
         .unwrap();
     assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn an_order_of_many_lines_keeps_every_line_in_order() {
+    // More lines than one multi-row insert holds (100).
+    let shop = shop("10").await;
+    let lines: Vec<Value> = (1..=150)
+        .map(|n| json!({"product_id": shop.product, "quantity": n.to_string()}))
+        .collect();
+    let order = post(
+        &shop.server,
+        "/api/v1/sales-orders",
+        json!({
+            "customer_id": shop.customer, "location_id": shop.warehouse, "lines": lines
+        }),
+    )
+    .await;
+    let path = format!("/api/v1/sales-orders/{}", order["id"].as_str().unwrap());
+    assert_stored_lines_in_order(&shop.server, &path, &order, 150).await;
 }

@@ -251,7 +251,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
 async fn automatic_number(tx: &mut Tx, org_id: Uuid) -> Result<String> {
     Ok(document_number(
         "PO",
-        store::next_number(tx, org_id, "PO").await?,
+        steelyard_store::document::next_number(tx, org_id, "PO").await?,
     ))
 }
 

@@ -173,7 +173,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
     let mut tx = app.begin(ctx).await?;
     let number = document_number(
         "SO",
-        steelyard_store::purchasing::next_number(&mut tx, org_id, "SO").await?,
+        steelyard_store::document::next_number(&mut tx, org_id, "SO").await?,
     );
     let now = steelyard_store::now();
     let order = SalesOrder {

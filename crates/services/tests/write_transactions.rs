@@ -10,7 +10,7 @@ use steelyard_domain::event::NewEvent;
 use steelyard_domain::organization::{OrgStatus, Organization};
 use steelyard_store::testing::TestDatabase;
 use steelyard_store::{
-    Backend, Db, Origin, PoolSettings, StoreError, events, organizations, purchasing,
+    Backend, Db, Origin, PoolSettings, StoreError, document, events, organizations,
 };
 use uuid::Uuid;
 
@@ -213,15 +213,13 @@ async fn on_postgresql_a_second_writer_queues_in_the_instance_not_on_the_row_loc
     let db = database.connect().await;
     let org = Uuid::now_v7();
     let mut first = db.begin(origin()).await.unwrap();
-    let number = purchasing::next_number(&mut first, org, "PO")
-        .await
-        .unwrap();
+    let number = document::next_number(&mut first, org, "PO").await.unwrap();
     let started = Instant::now();
     let second = tokio::spawn({
         let db = db.clone();
         async move {
             let mut tx = db.begin(origin()).await.unwrap();
-            let next = purchasing::next_number(&mut tx, org, "PO").await.unwrap();
+            let next = document::next_number(&mut tx, org, "PO").await.unwrap();
             tx.commit().await.unwrap();
             next
         }

@@ -12,6 +12,7 @@
 pub mod access;
 pub mod api_tokens;
 mod db;
+pub mod document;
 mod error;
 pub mod events;
 mod group_commit;

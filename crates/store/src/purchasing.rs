@@ -11,90 +11,72 @@ use steelyard_domain::purchase::{PoStatus, PurchaseOrder, PurchaseOrderLine};
 use uuid::Uuid;
 
 use crate::db::Db;
+use crate::document::{Rows, insert_with_lines};
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
-use crate::sql::{Columns, FromColumns, Value, ids_in, query, values_rows};
+use crate::sql::{Columns, FromColumns, Value, ids_in, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
-
-/// The next number of `doc_type` in the organization, allocated in the caller's transaction
-/// (one upsert, so concurrent creators never share a number).
-pub async fn next_number(tx: &mut Tx, org_id: Uuid, doc_type: &str) -> Result<i64> {
-    tx.enter_serial_section(org_id).await;
-    let (last,) = query(
-        "INSERT INTO document_numbers (org_id, doc_type, last) VALUES ($1, $2, 1) \
-         ON CONFLICT (org_id, doc_type) DO UPDATE SET last = document_numbers.last + 1 RETURNING last",
-    )
-    .bind(org_id.to_string())
-    .bind(doc_type)
-    .fetch_one(tx)
-    .await?;
-    Ok(last)
-}
 
 /// Inserts the order and its lines, unless its number is taken in the organization: then
 /// nothing is written and the answer is false. The unique index decides, so two transactions
 /// can never both take a number, and no lookup plan is involved.
 pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<bool> {
-    let inserted = query(
-        "INSERT INTO purchase_orders (id, org_id, number, vendor_id, status, notes, total, version, created_at, updated_at, \
-         confirmed_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (org_id, number) DO NOTHING",
-    )
-    .bind(po.id.to_string())
-    .bind(po.organization_id.to_string())
-    .bind(&po.number)
-    .bind(po.vendor_id.to_string())
-    .bind(po.status.as_str())
-    .bind(&po.notes)
-    .bind(po.total.scaled())
-    .bind(po.version)
-    .bind(to_micros(po.created_at))
-    .bind(to_micros(po.updated_at))
-    .bind(po.confirmed_at.map(to_micros))
-    .bind(po.subtotal.scaled())
-    .bind(po.tax_total.scaled())
-    .execute(&mut *tx)
-    .await?
-        == 1;
-    if !inserted {
-        return Ok(false);
-    }
-    // The lines in as few statements as possible: each statement holds SQLite's one writer.
-    const COLUMNS_PER_LINE: usize = 14;
-    for chunk in po.lines.chunks(LINES_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO purchase_order_lines (id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, \
-             unit_factor, received, {LINE_TAX_COLUMNS}) VALUES {}",
-            values_rows(chunk.len(), COLUMNS_PER_LINE)
-        );
-        let mut query = query(&sql);
-        for line in chunk {
-            let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
-            query = query
-                .bind(line.id.to_string())
-                .bind(po.id.to_string())
-                .bind(i64::from(line.line_no))
-                .bind(line.product_id.to_string())
-                .bind(line.quantity.scaled())
-                .bind(line.unit.clone())
-                .bind(line.unit_price.scaled())
-                .bind(line.line_total.scaled())
-                .bind(line.unit_factor.scaled())
-                .bind(line.received.scaled())
-                .bind(tax_id)
-                .bind(tax_rate)
-                .bind(tax_inclusive)
-                .bind(tax_amount);
-        }
-        query.execute(&mut *tx).await?;
-    }
-    Ok(true)
+    let header = Rows {
+        table: "purchase_orders",
+        columns: "id, org_id, number, vendor_id, status, notes, total, version, created_at, \
+                  updated_at, confirmed_at, subtotal, tax_total"
+            .into(),
+        width: 13,
+        values: vec![
+            Value::text(po.id.to_string()),
+            Value::text(po.organization_id.to_string()),
+            Value::from(&po.number),
+            Value::text(po.vendor_id.to_string()),
+            Value::from(po.status.as_str()),
+            Value::from(&po.notes),
+            Value::from(po.total.scaled()),
+            Value::from(po.version),
+            Value::from(to_micros(po.created_at)),
+            Value::from(to_micros(po.updated_at)),
+            Value::from(po.confirmed_at.map(to_micros)),
+            Value::from(po.subtotal.scaled()),
+            Value::from(po.tax_total.scaled()),
+        ],
+    };
+    let lines = Rows {
+        table: "purchase_order_lines",
+        columns: format!(
+            "id, order_id, line_no, product_id, quantity, unit, unit_price, line_total, \
+             unit_factor, received, {LINE_TAX_COLUMNS}"
+        ),
+        width: 14,
+        values: po
+            .lines
+            .iter()
+            .flat_map(|line| {
+                let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
+                [
+                    Value::text(line.id.to_string()),
+                    Value::text(po.id.to_string()),
+                    Value::from(i64::from(line.line_no)),
+                    Value::text(line.product_id.to_string()),
+                    Value::from(line.quantity.scaled()),
+                    Value::from(&line.unit),
+                    Value::from(line.unit_price.scaled()),
+                    Value::from(line.line_total.scaled()),
+                    Value::from(line.unit_factor.scaled()),
+                    Value::from(line.received.scaled()),
+                    Value::from(tax_id),
+                    Value::from(tax_rate),
+                    Value::from(tax_inclusive),
+                    Value::from(tax_amount),
+                ]
+            })
+            .collect(),
+    };
+    insert_with_lines(tx, header, Some("org_id, number"), lines).await
 }
-
-/// Lines per multi-row INSERT: 100 × 14 values stays far below both engines' limits on bound
-/// parameters (SQLite 32,766, PostgreSQL 65,535).
-const LINES_PER_INSERT: usize = 100;
 
 /// Writes the header (status, version, times) and each line's received quantity if the stored
 /// order is still at `version - 1`.

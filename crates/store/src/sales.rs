@@ -10,53 +10,68 @@ use steelyard_domain::sales::{SalesOrder, SalesOrderLine, SoStatus};
 use uuid::Uuid;
 
 use crate::db::Db;
+use crate::document::{Rows, insert_with_lines};
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::sql::{Columns, FromColumns, Value, ids_in, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
+/// Inserts the order and its lines; its number, from the organization's counter, is unique.
 pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
-    query(
-        "INSERT INTO sales_orders (id, org_id, number, customer_id, location_id, status, notes, total, version, created_at, \
-         updated_at, subtotal, tax_total) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(order.id.to_string())
-    .bind(order.organization_id.to_string())
-    .bind(&order.number)
-    .bind(order.customer_id.to_string())
-    .bind(order.location_id.to_string())
-    .bind(order.status.as_str())
-    .bind(&order.notes)
-    .bind(order.total.scaled())
-    .bind(order.version)
-    .bind(to_micros(order.created_at))
-    .bind(to_micros(order.updated_at))
-    .bind(order.subtotal.scaled())
-    .bind(order.tax_total.scaled())
-    .execute(tx)
-    .await?;
-    for line in &order.lines {
-        let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
-        query(format!(
-            "INSERT INTO sales_order_lines (id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, \
-             {LINE_TAX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        ))
-        .bind(line.id.to_string())
-        .bind(order.id.to_string())
-        .bind(i64::from(line.line_no))
-        .bind(line.product_id.to_string())
-        .bind(line.quantity.scaled())
-        .bind(line.unit_price.scaled())
-        .bind(line.line_total.scaled())
-        .bind(line.shipped.scaled())
-        .bind(tax_id)
-        .bind(tax_rate)
-        .bind(tax_inclusive)
-        .bind(tax_amount)
-        .execute(tx)
-        .await?;
-    }
+    let header = Rows {
+        table: "sales_orders",
+        columns: "id, org_id, number, customer_id, location_id, status, notes, total, version, \
+                  created_at, updated_at, subtotal, tax_total"
+            .into(),
+        width: 13,
+        values: vec![
+            Value::text(order.id.to_string()),
+            Value::text(order.organization_id.to_string()),
+            Value::from(&order.number),
+            Value::text(order.customer_id.to_string()),
+            Value::text(order.location_id.to_string()),
+            Value::from(order.status.as_str()),
+            Value::from(&order.notes),
+            Value::from(order.total.scaled()),
+            Value::from(order.version),
+            Value::from(to_micros(order.created_at)),
+            Value::from(to_micros(order.updated_at)),
+            Value::from(order.subtotal.scaled()),
+            Value::from(order.tax_total.scaled()),
+        ],
+    };
+    let lines = Rows {
+        table: "sales_order_lines",
+        columns: format!(
+            "id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, \
+             {LINE_TAX_COLUMNS}"
+        ),
+        width: 12,
+        values: order
+            .lines
+            .iter()
+            .flat_map(|line| {
+                let (tax_id, tax_rate, tax_inclusive, tax_amount) = line_tax_values(&line.tax);
+                [
+                    Value::text(line.id.to_string()),
+                    Value::text(order.id.to_string()),
+                    Value::from(i64::from(line.line_no)),
+                    Value::text(line.product_id.to_string()),
+                    Value::from(line.quantity.scaled()),
+                    Value::from(line.unit_price.scaled()),
+                    Value::from(line.line_total.scaled()),
+                    Value::from(line.shipped.scaled()),
+                    Value::from(tax_id),
+                    Value::from(tax_rate),
+                    Value::from(tax_inclusive),
+                    Value::from(tax_amount),
+                ]
+            })
+            .collect(),
+    };
+    // No conflict target: a number already taken is a unique violation, not a skip.
+    insert_with_lines(tx, header, None, lines).await?;
     Ok(())
 }
 

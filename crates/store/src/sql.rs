@@ -153,8 +153,13 @@ positional_row!(A 0, B 1, C 2, D 3, E 4, F 5);
 /// `rows` rows of `columns` parameters for a multi-row `VALUES`, numbered from `$1`:
 /// `($1, $2), ($3, $4)`.
 pub(crate) fn values_rows(rows: usize, columns: usize) -> String {
+    values_rows_from(1, rows, columns)
+}
+
+/// As [`values_rows`], numbered from `$first`, for values that follow others in a statement.
+pub(crate) fn values_rows_from(first: usize, rows: usize, columns: usize) -> String {
     let row = |r: usize| {
-        let params: Vec<String> = (r * columns + 1..=(r + 1) * columns)
+        let params: Vec<String> = (first + r * columns..first + (r + 1) * columns)
             .map(|p| format!("${p}"))
             .collect();
         format!("({})", params.join(", "))
@@ -300,6 +305,7 @@ mod tests {
     fn multi_row_values_number_their_parameters_row_after_row() {
         assert_eq!(values_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values_rows(1, 1), "($1)");
+        assert_eq!(values_rows_from(4, 2, 2), "($4, $5), ($6, $7)");
         let ids = [uuid::Uuid::nil(), uuid::Uuid::max()];
         let (placeholders, values) = ids_in(&ids);
         assert_eq!(placeholders, "$1, $2");

@@ -231,3 +231,25 @@ pub async fn problem(response: Response, status: u16) -> Value {
     );
     body
 }
+
+/// Fetches the order at `path` and checks it as stored: `count` lines numbered 1, 2, … with
+/// quantities 1, 2, … (as the long-order tests post them), the same lines the create answered.
+pub async fn assert_stored_lines_in_order(
+    server: &TestServer,
+    path: &str,
+    created: &Value,
+    count: usize,
+) {
+    let stored = server.get_json(path).await;
+    let lines = stored["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), count);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["line_no"], i + 1, "{line}");
+        let quantity: f64 = line["quantity"].as_str().unwrap().parse().unwrap();
+        assert_eq!(quantity, (i + 1) as f64, "{line}");
+    }
+    assert_eq!(
+        stored["lines"], created["lines"],
+        "the answer is what was stored"
+    );
+}
