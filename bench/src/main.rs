@@ -76,6 +76,13 @@ struct Cli {
     /// per request, written to a file in the data dir).
     #[arg(long)]
     server_log: Option<String>,
+    /// Threads of the HTTP load generator. It shares the machine's cores with the server, and
+    /// one thread keeps up with the HTTP scenarios here while stalling the server, and being
+    /// stalled by it, least (BENCHMARKS.md, "How it measures"). The fan-out's clients always
+    /// use one thread per core: they read far more messages than the HTTP clients send
+    /// requests.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
     /// Also write the results as Markdown to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -125,8 +132,7 @@ impl Cli {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let open_files = server::raise_open_files_limit();
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -144,9 +150,42 @@ async fn main() -> anyhow::Result<()> {
         binary.display()
     );
     let mut report = Report::default();
+    runtime(Some(cli.client_threads))?.block_on(start_and_http(&cli, &binary, &mut report))?;
+    if cli.wants(Scenario::Fanout) {
+        let fanout = runtime(None)?.block_on(fanout_scenarios(&cli, &binary, &mut report));
+        if let Err(error) = fanout {
+            eprintln!("fan-out failed: {error:#}");
+            report.fanout_skipped.push(format!("{error:#}"));
+        }
+    }
 
+    let tables = report.markdown();
+    println!("\n{tables}");
+    if let Some(path) = &cli.markdown {
+        std::fs::write(path, format!("{}\n{tables}", machine_header(&cli)))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// A runtime for the load generator: `threads` workers, or one per core.
+fn runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        builder.worker_threads(threads.max(1));
+    }
+    Ok(builder.enable_all().build()?)
+}
+
+/// The start-up scenario and, per backend, the HTTP and rate-limited scenarios.
+async fn start_and_http(
+    cli: &Cli,
+    binary: &std::path::Path,
+    report: &mut Report,
+) -> anyhow::Result<()> {
     if cli.wants(Scenario::Startup) {
-        report.startup = Some(startup(&binary).await?);
+        report.startup = Some(startup(binary).await?);
     }
     for backend in &cli.backends {
         let backend = match backend {
@@ -160,29 +199,15 @@ async fn main() -> anyhow::Result<()> {
             Scenario::Mix,
         ];
         if http.iter().any(|s| cli.wants(*s))
-            && let Err(error) = http_scenarios(&cli, &binary, backend, &mut report).await
+            && let Err(error) = http_scenarios(cli, binary, backend, report).await
         {
             eprintln!("{} HTTP scenarios failed: {error:#}", backend.name());
         }
         if cli.wants(Scenario::Limited)
-            && let Err(error) = limiter_scenario(&cli, &binary, backend, &mut report).await
+            && let Err(error) = limiter_scenario(cli, binary, backend, report).await
         {
             eprintln!("{} rate-limited scenario failed: {error:#}", backend.name());
         }
-    }
-    if cli.wants(Scenario::Fanout)
-        && let Err(error) = fanout_scenarios(&cli, &binary, &mut report).await
-    {
-        eprintln!("fan-out failed: {error:#}");
-        report.fanout_skipped.push(format!("{error:#}"));
-    }
-
-    let tables = report.markdown();
-    println!("\n{tables}");
-    if let Some(path) = &cli.markdown {
-        std::fs::write(path, format!("{}\n{tables}", machine_header()))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
     }
     Ok(())
 }
@@ -388,7 +413,7 @@ async fn startup(binary: &std::path::Path) -> anyhow::Result<StartupRow> {
 }
 
 /// Date, machine and command, at the top of a Markdown fragment.
-fn machine_header() -> String {
+fn machine_header(cli: &Cli) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let memory_gib = meminfo
@@ -405,8 +430,10 @@ fn machine_header() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!(
         "Run {} on {cores} cores ({model}), {memory_gib:.1} GiB memory.\n\n\
-         Command: `cargo run --release -p steelyard-bench -- {}`\n",
+         Command: `cargo run --release -p steelyard-bench -- {}`\n\n\
+         HTTP load generator: {} thread(s); fan-out clients: one per core.\n",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-        args.join(" ")
+        args.join(" "),
+        cli.client_threads
     )
 }
