@@ -70,6 +70,15 @@ macro_rules! scaled_amount {
             pub fn is_negative(self) -> bool {
                 self.0 < 0
             }
+
+            /// The amount, unless it is below zero (`negative`).
+            pub fn non_negative(self) -> Result<Self, FieldError> {
+                if self.is_negative() {
+                    Err(invalid("negative", "must not be negative"))
+                } else {
+                    Ok(self)
+                }
+            }
         }
 
         impl fmt::Display for $name {
@@ -143,6 +152,16 @@ mod tests {
                 .scaled(),
             1
         );
+    }
+
+    #[test]
+    fn amounts_below_zero_are_refused_as_negative_and_zero_is_kept() {
+        let below = Money::parse("-0.0001").unwrap().non_negative().unwrap_err();
+        assert_eq!(below.code, "negative");
+        assert_eq!(Money::ZERO.non_negative(), Ok(Money::ZERO));
+        let quantity = Quantity::parse("-3").unwrap().non_negative().unwrap_err();
+        assert_eq!(quantity.code, "negative");
+        assert_eq!(Quantity::ZERO.non_negative(), Ok(Quantity::ZERO));
     }
 
     proptest! {

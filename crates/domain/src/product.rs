@@ -194,25 +194,9 @@ fn parse_conversion(
     })
 }
 
-fn non_negative_money(m: Money) -> Result<Money, FieldError> {
-    if m.is_negative() {
-        Err(invalid("negative", "must not be negative"))
-    } else {
-        Ok(m)
-    }
-}
-
-fn non_negative_quantity(q: Quantity) -> Result<Quantity, FieldError> {
-    if q.is_negative() {
-        Err(invalid("negative", "must not be negative"))
-    } else {
-        Ok(q)
-    }
-}
-
 fn money(raw: Option<&DecimalText>) -> Result<Money, FieldError> {
     raw.map_or(Ok(Money::ZERO), |t| {
-        Money::parse(&t.0).and_then(non_negative_money)
+        Money::parse(&t.0).and_then(Money::non_negative)
     })
 }
 
@@ -243,7 +227,7 @@ impl ProductFields {
         let threshold = draft.low_stock_threshold.and_then(|t| {
             errors.take(
                 "low_stock_threshold",
-                Quantity::parse(&t.0).and_then(non_negative_quantity),
+                Quantity::parse(&t.0).and_then(Quantity::non_negative),
             )
         });
         errors.finish()?;
@@ -320,7 +304,7 @@ impl ProductFields {
             next.low_stock_threshold = threshold.and_then(|t| {
                 errors.take(
                     "low_stock_threshold",
-                    Quantity::parse(&t.0).and_then(non_negative_quantity),
+                    Quantity::parse(&t.0).and_then(Quantity::non_negative),
                 )
             });
         }

@@ -284,14 +284,10 @@ impl ImportDocument {
                     Err(e) => errors.add(&at("quantity"), e.code, e.message),
                 },
             }
-            if let Some(text) = &line.unit_price {
-                match Money::parse(&text.0) {
-                    Ok(m) if m.is_negative() => {
-                        errors.add(&at("unit_price"), "negative", "must not be negative")
-                    }
-                    Ok(_) => {}
-                    Err(e) => errors.add(&at("unit_price"), e.code, e.message),
-                }
+            if let Some(text) = &line.unit_price
+                && let Err(e) = Money::parse(&text.0).and_then(Money::non_negative)
+            {
+                errors.add(&at("unit_price"), e.code, e.message)
             }
         }
         if let Err(e) = parse_optional_line(self.notes.as_deref(), 1000) {

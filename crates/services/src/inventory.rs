@@ -166,10 +166,12 @@ pub async fn adjust(app: &App, ctx: &Ctx, draft: AdjustmentDraft) -> Result<Post
         "quantity",
         required_decimal(draft.quantity.as_ref()).and_then(Quantity::parse),
     );
-    let unit_cost = draft
-        .unit_cost
-        .as_ref()
-        .and_then(|c| errors.take("unit_cost", Money::parse(&c.0).and_then(non_negative)));
+    let unit_cost = draft.unit_cost.as_ref().and_then(|c| {
+        errors.take(
+            "unit_cost",
+            Money::parse(&c.0).and_then(Money::non_negative),
+        )
+    });
     let reason = errors
         .take("reason", parse_optional_line(draft.reason.as_deref(), 200))
         .flatten();
@@ -433,17 +435,6 @@ fn required_id(id: Option<Uuid>) -> Result<Uuid, steelyard_domain::FieldError> {
 fn required_decimal(text: Option<&DecimalText>) -> Result<&str, steelyard_domain::FieldError> {
     text.map(|t| t.0.as_str())
         .ok_or_else(|| steelyard_domain::validation::invalid("required", "is required"))
-}
-
-fn non_negative(m: Money) -> Result<Money, steelyard_domain::FieldError> {
-    if m.is_negative() {
-        Err(steelyard_domain::validation::invalid(
-            "negative",
-            "must not be negative",
-        ))
-    } else {
-        Ok(m)
-    }
 }
 
 /// Stock levels of the organization, optionally of one product or location, in (product,

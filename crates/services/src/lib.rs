@@ -15,6 +15,7 @@ pub mod events;
 pub mod identity;
 pub mod inventory;
 pub mod master_data;
+mod order_lines;
 pub mod organizations;
 pub mod partners;
 pub mod products;

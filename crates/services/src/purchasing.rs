@@ -5,14 +5,14 @@
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
 use steelyard_domain::event::{EventRecord, NewEvent};
-use steelyard_domain::money::{Money, Quantity};
+use steelyard_domain::money::Quantity;
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
 use steelyard_domain::purchase::{
-    MAX_LINES, PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, document_number,
+    PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, document_number,
 };
 use steelyard_domain::record::RecordStatus;
-use steelyard_domain::tax::{LineTax, TaxUse};
+use steelyard_domain::tax::TaxUse;
 use steelyard_domain::text::parse_optional_line;
 use steelyard_domain::validation::invalid;
 use steelyard_store::purchasing as store;
@@ -21,6 +21,7 @@ use steelyard_store::{StoreError, Tx};
 use uuid::Uuid;
 
 use crate::master_data::line_tax;
+use crate::order_lines;
 use crate::record::{self, Stored, change, conflict};
 use crate::{App, Ctx, Error, Expected, Result};
 
@@ -101,21 +102,11 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
             Err(other) => return Err(other.into()),
         },
     }
-    if draft.lines.len() > MAX_LINES {
-        errors.add("lines", "too_many", format!("at most {MAX_LINES} lines"));
-    }
+    let drafted = order_lines::within_limit(&draft.lines, &mut errors);
     let mut lines = Vec::new();
-    let products = crate::products::by_ids(
-        app,
-        &scope,
-        draft
-            .lines
-            .iter()
-            .take(MAX_LINES)
-            .filter_map(|l| l.product_id),
-    )
-    .await?;
-    for (i, line) in draft.lines.iter().enumerate().take(MAX_LINES) {
+    let products =
+        crate::products::by_ids(app, &scope, drafted.iter().filter_map(|l| l.product_id)).await?;
+    for (i, line) in drafted.iter().enumerate() {
         let at = |field: &str| format!("lines[{i}].{field}");
         let Some(product) = crate::products::for_line(&products, line.product_id, i, &mut errors)
         else {
@@ -152,30 +143,15 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
                 }
                 price
             }
-            Some(text) => errors.take(
-                &at("unit_price"),
-                Money::parse(&text.0).and_then(|m| {
-                    if m.is_negative() {
-                        Err(invalid("negative", "must not be negative"))
-                    } else {
-                        Ok(m)
-                    }
-                }),
-            ),
+            Some(text) => order_lines::typed_unit_price(text, i, &mut errors),
         };
         let tax = line_tax(app, &scope, line.tax_id, TaxUse::Purchases, i, &mut errors).await?;
         let (Some(quantity), Some(unit_price)) = (quantity, unit_price) else {
             continue;
         };
-        let Some((line_total, tax)) = unit_price
-            .times(quantity)
-            .and_then(|total| Some((total, LineTax::of(total, tax.as_ref())?)))
+        let Some((line_total, tax)) =
+            order_lines::total_and_tax(unit_price, quantity, tax.as_ref(), i, &mut errors)
         else {
-            errors.add(
-                &at("quantity"),
-                "out_of_range",
-                "the line total is too large",
-            );
             continue;
         };
         lines.push(PurchaseOrderLine {

@@ -5,7 +5,7 @@ use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
 use steelyard_domain::event::{EventRecord, NewEvent};
 use steelyard_domain::inventory::{LocationKind, MoveKind, line_quantities};
-use steelyard_domain::money::{Money, Quantity};
+use steelyard_domain::money::Quantity;
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
 use steelyard_domain::purchase::document_number;
@@ -13,15 +13,15 @@ use steelyard_domain::record::RecordStatus;
 use steelyard_domain::sales::{
     SalesOrder, SalesOrderDraft, SalesOrderLine, ShipError, ShipmentDraft, SoStatus,
 };
-use steelyard_domain::tax::{LineTax, TaxUse};
+use steelyard_domain::tax::TaxUse;
 use steelyard_domain::text::parse_optional_line;
-use steelyard_domain::validation::invalid;
 pub use steelyard_store::sales::SoFilter;
 use steelyard_store::{StoreError, Tx, inventory as stock, sales as store};
 use uuid::Uuid;
 
 use crate::inventory::{MoveRequest, post_move, virtual_location};
 use crate::master_data::line_tax;
+use crate::order_lines;
 use crate::record::{self, Stored, conflict};
 use crate::{App, Ctx, Error, Expected, Result, check_version};
 
@@ -92,30 +92,11 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
             Err(other) => return Err(other.into()),
         },
     }
-    if draft.lines.len() > steelyard_domain::purchase::MAX_LINES {
-        errors.add(
-            "lines",
-            "too_many",
-            format!("at most {} lines", steelyard_domain::purchase::MAX_LINES),
-        );
-    }
+    let drafted = order_lines::within_limit(&draft.lines, &mut errors);
     let mut lines = Vec::new();
-    let products = crate::products::by_ids(
-        app,
-        &scope,
-        draft
-            .lines
-            .iter()
-            .take(steelyard_domain::purchase::MAX_LINES)
-            .filter_map(|l| l.product_id),
-    )
-    .await?;
-    for (i, line) in draft
-        .lines
-        .iter()
-        .enumerate()
-        .take(steelyard_domain::purchase::MAX_LINES)
-    {
+    let products =
+        crate::products::by_ids(app, &scope, drafted.iter().filter_map(|l| l.product_id)).await?;
+    for (i, line) in drafted.iter().enumerate() {
         let at = |field: &str| format!("lines[{i}].{field}");
         let Some(product) = crate::products::for_line(&products, line.product_id, i, &mut errors)
         else {
@@ -128,30 +109,15 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
         );
         let unit_price = match &line.unit_price {
             None => Some(product.list_price),
-            Some(text) => errors.take(
-                &at("unit_price"),
-                Money::parse(&text.0).and_then(|m| {
-                    if m.is_negative() {
-                        Err(invalid("negative", "must not be negative"))
-                    } else {
-                        Ok(m)
-                    }
-                }),
-            ),
+            Some(text) => order_lines::typed_unit_price(text, i, &mut errors),
         };
         let tax = line_tax(app, &scope, line.tax_id, TaxUse::Sales, i, &mut errors).await?;
         let (Some(quantity), Some(unit_price)) = (quantity, unit_price) else {
             continue;
         };
-        let Some((line_total, tax)) = unit_price
-            .times(quantity)
-            .and_then(|total| Some((total, LineTax::of(total, tax.as_ref())?)))
+        let Some((line_total, tax)) =
+            order_lines::total_and_tax(unit_price, quantity, tax.as_ref(), i, &mut errors)
         else {
-            errors.add(
-                &at("quantity"),
-                "out_of_range",
-                "the line total is too large",
-            );
             continue;
         };
         lines.push(SalesOrderLine {
