@@ -223,6 +223,12 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
+        Err(error) if error.is::<Refused>() => {
+            // After the log, so the reasons are the last lines the operator sees.
+            logs.flush();
+            eprintln!("{error}");
+            ExitCode::from(2)
+        }
         Err(error) => {
             tracing::error!(error = %format!("{error:#}"), "steelyard failed");
             logs.flush();
@@ -231,6 +237,19 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Input a command refused, one line per reason: printed after the log, with exit code 2.
+#[derive(Debug)]
+struct Refused(Vec<String>);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(|r| format!("steelyard: {r}")).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// Logs go to stderr through [`log_output`], so no request waits on a write to stderr. The
 /// returned guard writes out what is left when it is dropped at exit.
@@ -401,12 +420,14 @@ async fn create_user(
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(steelyard_services::Error::Validation(errors)) => {
-            for error in errors.as_slice() {
-                eprintln!("steelyard: {}: {}", error.field, error.message);
-            }
-            Ok(ExitCode::from(2))
-        }
+        Err(steelyard_services::Error::Validation(errors)) => Err(Refused(
+            errors
+                .as_slice()
+                .iter()
+                .map(|error| format!("{}: {}", error.field, error.message))
+                .collect(),
+        )
+        .into()),
         Err(other) => Err(other.into()),
     }
 }
