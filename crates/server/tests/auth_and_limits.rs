@@ -372,6 +372,11 @@ async fn requests_never_fail_because_redis_is_down_and_limits_still_apply() {
 async fn changing_the_password_checks_the_current_one_and_closes_the_other_sessions() {
     let server = TestServer::start().await;
     let other = login_body(&server).await;
+    // Used once before the change, so a server that remembers open sessions has this one.
+    assert_eq!(
+        me(&server, other["access_token"].as_str().unwrap()).await,
+        200
+    );
     let change = |current: &str, new: &str| {
         server
             .post(

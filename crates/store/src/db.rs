@@ -152,6 +152,8 @@ pub struct Db {
     /// PostgreSQL only: this instance's queue in front of each organization's serial section
     /// (`serial.rs`).
     pub(crate) serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
+    /// SQLite only: sessions found open, until something closes one (`open_sessions.rs`).
+    pub(crate) open_sessions: Option<std::sync::Arc<crate::open_sessions::OpenSessions>>,
     backend: Backend,
     max_connections: u32,
 }
@@ -191,6 +193,7 @@ impl Db {
                     inline: None,
                     writer: None,
                     serial: Some(std::sync::Arc::default()),
+                    open_sessions: None,
                     backend,
                     max_connections: settings.max_connections,
                 }
@@ -219,6 +222,7 @@ impl Db {
                         .map(|path| std::sync::Arc::new(crate::inline::InlineReader::new(&path))),
                     writer,
                     serial: None,
+                    open_sessions: Some(std::sync::Arc::default()),
                     backend,
                     max_connections: settings.max_connections + 1,
                 }

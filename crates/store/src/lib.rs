@@ -21,6 +21,7 @@ mod inline;
 pub mod inventory;
 pub mod master;
 pub mod master_data;
+mod open_sessions;
 pub mod organizations;
 pub mod partners;
 pub mod products;

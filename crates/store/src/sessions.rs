@@ -113,6 +113,7 @@ pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Resu
 }
 
 pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
+    tx.closes_sessions();
     query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
@@ -124,6 +125,7 @@ pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
 
 /// Revokes every open session of a user; returns how many.
 pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64> {
+    tx.closes_sessions();
     let done = query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
@@ -135,6 +137,7 @@ pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64>
 
 /// Revokes every open session of a user but one (the one that asked); returns how many.
 pub async fn revoke_others(tx: &mut Tx, user_id: Uuid, keep: Uuid, reason: &str) -> Result<u64> {
+    tx.closes_sessions();
     let done = query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
     )
@@ -176,7 +179,17 @@ pub async fn is_open(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
 
 /// Whether a session is open and its user active, in one statement: the check every
 /// request with an access token makes.
+///
+/// On SQLite a session found open is remembered until it expires or a commit closes sessions
+/// or disables users (`open_sessions.rs`, ADR 0008).
 pub async fn is_open_for_active_user(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
+    let checked_at = to_micros(now());
+    if let Some(open) = &db.open_sessions
+        && open.is_known_open(session_id, user_id, checked_at)
+    {
+        return Ok(true);
+    }
+    let seen_at = db.open_sessions.as_ref().map(|open| open.generation());
     let state: Option<SessionState> = db
         .read_optional(
             "SELECT s.revoked_at, s.expires_at, u.status FROM sessions s \
@@ -187,9 +200,15 @@ pub async fn is_open_for_active_user(db: &Db, session_id: Uuid, user_id: Uuid) -
             ],
         )
         .await?;
-    Ok(state.is_some_and(|state| {
-        state.revoked_at.is_none() && state.expires_at > to_micros(now()) && state.user_active
-    }))
+    let Some(state) = state.filter(|state| {
+        state.revoked_at.is_none() && state.expires_at > checked_at && state.user_active
+    }) else {
+        return Ok(false);
+    };
+    if let (Some(open), Some(seen_at)) = (&db.open_sessions, seen_at) {
+        open.remember(session_id, user_id, state.expires_at, seen_at);
+    }
+    Ok(true)
 }
 
 /// What the per-request check reads of a session and its user.
