@@ -10,7 +10,7 @@ use steelyard_domain::event::NewEvent;
 use steelyard_domain::organization::{OrgStatus, Organization};
 use steelyard_store::testing::TestDatabase;
 use steelyard_store::{
-    Backend, Db, Origin, PoolSettings, StoreError, document, events, organizations,
+    Backend, Db, Origin, PoolSettings, StoreError, document, events, organizations, sessions, users,
 };
 use uuid::Uuid;
 
@@ -244,4 +244,62 @@ async fn on_postgresql_a_second_writer_queues_in_the_instance_not_on_the_row_loc
     }
     first.commit().await.unwrap();
     assert_eq!(second.await.unwrap(), number + 1);
+}
+
+#[tokio::test]
+async fn on_sqlite_a_logout_whose_request_went_away_still_closes_the_remembered_session() {
+    let database = TestDatabase::new().await;
+    if database.database_url().is_some() {
+        return; // PostgreSQL reads every session check; nothing is remembered.
+    }
+    let db = database.connect().await;
+    let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut tx = db.begin(origin()).await.unwrap();
+    let row = users::UserRow {
+        id: user,
+        email: "gone@example.com".into(),
+        display_name: "Gone".into(),
+        password_hash: "-".into(),
+        status: "active".into(),
+        is_super_admin: false,
+        version: 1,
+        created_at: steelyard_store::now(),
+    };
+    users::insert(&mut tx, &row).await.unwrap();
+    sessions::create(&mut tx, session, user, None, 3600, "hash")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        sessions::is_open_for_active_user(&db, session, user)
+            .await
+            .unwrap()
+    );
+
+    // The logout's statements run; then another transaction takes the writer, so the logout's
+    // commit waits for its group, and its request goes away meanwhile.
+    let mut logout = db.begin(origin()).await.unwrap();
+    sessions::revoke(&mut logout, session, "logout")
+        .await
+        .unwrap();
+    let other = tokio::spawn({
+        let db = db.clone();
+        async move { db.begin(origin()).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let waited = tokio::time::timeout(Duration::from_millis(100), logout.commit()).await;
+    assert!(
+        waited.is_err(),
+        "the commit was still waiting for its group"
+    );
+    drop(other.await.unwrap());
+    // Whatever group is open is committed before a statement outside it runs.
+    steelyard_store::testing::execute(&db, "UPDATE partners SET name = name WHERE 1 = 0").await;
+
+    assert!(
+        !sessions::is_open_for_active_user(&db, session, user)
+            .await
+            .unwrap(),
+        "the logout was committed for the request that went away, and the check sees it"
+    );
 }

@@ -152,7 +152,8 @@ pub struct Db {
     /// PostgreSQL only: this instance's queue in front of each organization's serial section
     /// (`serial.rs`).
     pub(crate) serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
-    /// SQLite only: sessions found open, until something closes one (`open_sessions.rs`).
+    /// SQLite files only: sessions found open, until the writer commits a change to sessions
+    /// or users (`open_sessions.rs`).
     pub(crate) open_sessions: Option<std::sync::Arc<crate::open_sessions::OpenSessions>>,
     backend: Backend,
     max_connections: u32,
@@ -212,6 +213,7 @@ impl Db {
                     )?)),
                     None => None,
                 };
+                let open_sessions = writer.as_ref().map(|writer| writer.open_sessions());
                 let read = sqlite_pool(settings.max_connections, settings.acquire_timeout)
                     .connect_with(options)
                     .await?;
@@ -222,7 +224,7 @@ impl Db {
                         .map(|path| std::sync::Arc::new(crate::inline::InlineReader::new(&path))),
                     writer,
                     serial: None,
-                    open_sessions: Some(std::sync::Arc::default()),
+                    open_sessions,
                     backend,
                     max_connections: settings.max_connections + 1,
                 }
@@ -325,11 +327,9 @@ impl Db {
             // Off the async workers: the purges among these can change many rows.
             let writer = writer.lock().await?;
             let (sql, args) = (sql.to_owned(), args.to_vec());
-            return tokio::task::spawn_blocking(move || {
-                crate::sql::sqlite_execute(writer.connection(), &sql, &args)
-            })
-            .await
-            .map_err(|e| StoreError::Corrupt(format!("a write task failed: {e}")))?;
+            return tokio::task::spawn_blocking(move || writer.execute_alone(&sql, &args))
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("a write task failed: {e}")))?;
         }
         Ok(crate::sql::sqlx_query(sql, args)
             .execute(&self.write)

@@ -18,6 +18,7 @@ use rusqlite::Connection;
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::error::Result;
+use crate::open_sessions::OpenSessions;
 
 /// The most members one `COMMIT` covers: it bounds how long the first one waits for the rest.
 const GROUP_LIMIT: usize = 32;
@@ -42,6 +43,8 @@ pub(crate) struct WriterState {
     waiting: Arc<AtomicUsize>,
     /// Groups committed so far (tests read it to see that transactions were grouped).
     commits: u64,
+    /// Told after every commit, before its members are (`open_sessions.rs`).
+    open_sessions: Arc<OpenSessions>,
 }
 
 /// An open group transaction.
@@ -56,6 +59,7 @@ impl WriterState {
         connection: Connection,
         catch_up: Arc<AtomicBool>,
         waiting: Arc<AtomicUsize>,
+        open_sessions: Arc<OpenSessions>,
     ) -> Self {
         Self {
             connection,
@@ -64,11 +68,16 @@ impl WriterState {
             catch_up_seen: None,
             waiting,
             commits: 0,
+            open_sessions,
         }
     }
 
-    pub(crate) fn connection(&self) -> &Connection {
-        &self.connection
+    /// Runs one statement outside any transaction (`Db::write_once`; the caller flushed any
+    /// open group first). How many rows it changed.
+    pub(crate) fn execute_alone(&self, sql: &str, args: &[crate::sql::Value]) -> Result<u64> {
+        let changed = crate::sql::sqlite_execute(&self.connection, sql, args);
+        self.open_sessions.after_commit();
+        changed
     }
 
     #[cfg(test)]
@@ -94,6 +103,9 @@ impl WriterState {
                 }
             })
         };
+        // Before anyone is told, so that no request after this commit trusts a session it
+        // closed; this runs even when the member that asked for it was dropped.
+        self.open_sessions.after_commit();
         group.ended.send_replace(Some(shared(&outcome)));
         if outcome.is_ok() {
             self.commits += 1;
@@ -472,8 +484,12 @@ mod tests {
         let catch_up = Arc::new(AtomicBool::new(true));
         let waiting = Arc::new(AtomicUsize::new(1));
         let connection = rusqlite::Connection::open_in_memory().unwrap();
-        let mut state =
-            super::WriterState::new(connection, Arc::clone(&catch_up), Arc::clone(&waiting));
+        let mut state = super::WriterState::new(
+            connection,
+            Arc::clone(&catch_up),
+            Arc::clone(&waiting),
+            Arc::default(),
+        );
         assert!(!state.catch_up_due(), "a transaction waits to begin");
         assert!(catch_up.load(Ordering::Relaxed), "the request stays");
         waiting.store(0, Ordering::Relaxed);

@@ -2,16 +2,19 @@
 //! session open and its user active) reads the database only when something may have changed
 //! (docs/adr/0008-open-sessions-in-memory.md).
 //!
-//! One process serves a SQLite file, so every change that can close a session or disable a
-//! user commits in this process. Each such transaction marks itself
-//! ([`Tx::closes_sessions`](crate::Tx::closes_sessions)) and, once committed and before it is
-//! answered, moves the generation on; an entry remembered under an earlier generation is not
-//! trusted again. PostgreSQL, with several instances on one database, reads every time.
+//! One process serves a SQLite file, and all of its writes go through the one writer
+//! connection. A hook on that connection notes every update or delete of a `sessions` or
+//! `users` row, whatever statement made it; the `COMMIT` that carries one moves the generation
+//! on before anyone waiting for that commit is told, including a commit finished for a request
+//! that was dropped meanwhile. An entry remembered under an earlier generation is not trusted
+//! again. PostgreSQL, with several instances on one database, reads every time.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use rusqlite::Connection;
+use rusqlite::hooks::Action;
 use uuid::Uuid;
 
 /// At most this many sessions are remembered (about 64 bytes each); a full map starts over.
@@ -19,8 +22,10 @@ const REMEMBERED: usize = 50_000;
 
 #[derive(Debug, Default)]
 pub(crate) struct OpenSessions {
-    /// Moves on after every commit that closed sessions or disabled users.
+    /// Moves on after every commit that changed or deleted `sessions` or `users` rows.
     generation: AtomicU64,
+    /// Set by the writer's hook when such a row changes; cleared by the next commit.
+    touched: AtomicBool,
     open: Mutex<HashMap<(Uuid, Uuid), Remembered>>,
 }
 
@@ -49,11 +54,15 @@ impl OpenSessions {
 
     pub(crate) fn remember(&self, session_id: Uuid, user_id: Uuid, expires_at: i64, seen_at: u64) {
         let mut open = self.lock();
-        if open.len() >= REMEMBERED {
+        if seen_at != self.generation() {
+            return;
+        }
+        let key = (session_id, user_id);
+        if open.len() >= REMEMBERED && !open.contains_key(&key) {
             open.clear();
         }
         open.insert(
-            (session_id, user_id),
+            key,
             Remembered {
                 expires_at,
                 generation: seen_at,
@@ -61,9 +70,33 @@ impl OpenSessions {
         );
     }
 
-    /// Called after a commit that closed sessions or disabled users: nothing remembered so far
-    /// is trusted again.
-    pub(crate) fn something_closed(&self) {
+    /// Installs the hook that notes every update or delete of a `sessions` or `users` row
+    /// made on `writer` (inserts cannot close an open session). SQLite does not call it for a
+    /// `DELETE` without `WHERE` (its truncate optimization) or for rows an `INSERT OR REPLACE`
+    /// deletes; the store makes neither on these tables.
+    pub(crate) fn watch(self: &Arc<Self>, writer: &Connection) {
+        let sessions = Arc::clone(self);
+        writer.update_hook(Some(
+            move |action: Action, _database: &str, table: &str, _row: i64| {
+                if matches!(action, Action::SQLITE_UPDATE | Action::SQLITE_DELETE)
+                    && matches!(table, "sessions" | "users")
+                {
+                    sessions.touched.store(true, Ordering::SeqCst);
+                }
+            },
+        ));
+    }
+
+    /// Called by the writer after every `COMMIT` (or statement outside a transaction), before
+    /// anyone waiting for it is told: if it changed sessions or users, nothing remembered so
+    /// far is trusted again. After a failed commit it does the same, which costs only reads.
+    pub(crate) fn after_commit(&self) {
+        if self.touched.swap(false, Ordering::SeqCst) {
+            self.something_closed();
+        }
+    }
+
+    fn something_closed(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.lock().clear();
     }
@@ -92,8 +125,39 @@ mod tests {
             "another user"
         );
 
-        sessions.something_closed();
+        sessions.touched.store(true, Ordering::SeqCst);
+        sessions.after_commit();
         assert!(!sessions.is_known_open(session, user, 0));
+    }
+
+    #[test]
+    fn the_writers_hook_closes_on_updates_and_deletes_of_sessions_and_users_only() {
+        let sessions = Arc::new(OpenSessions::default());
+        let writer = Connection::open_in_memory().unwrap();
+        writer
+            .execute_batch(
+                "CREATE TABLE sessions (id TEXT); CREATE TABLE users (id TEXT); \
+                 CREATE TABLE partners (id TEXT);",
+            )
+            .unwrap();
+        sessions.watch(&writer);
+        let (session, user) = (Uuid::now_v7(), Uuid::now_v7());
+        let remembered = |sessions: &OpenSessions| {
+            sessions.remember(session, user, i64::MAX, sessions.generation());
+        };
+        let closes = |sql: &str| {
+            remembered(&sessions);
+            writer.execute_batch(sql).unwrap();
+            sessions.after_commit();
+            !sessions.is_known_open(session, user, 0)
+        };
+        assert!(!closes(
+            "INSERT INTO sessions VALUES ('a'); INSERT INTO users VALUES ('b')"
+        ));
+        assert!(!closes("UPDATE partners SET id = 'c'"));
+        assert!(closes("UPDATE sessions SET id = 'd'"));
+        assert!(closes("UPDATE users SET id = 'e'"));
+        assert!(closes("DELETE FROM users WHERE id = 'e'"));
     }
 
     #[test]
@@ -103,7 +167,8 @@ mod tests {
         // The check reads the generation, then the database (still open)…
         let seen_at = sessions.generation();
         // …a logout commits meanwhile…
-        sessions.something_closed();
+        sessions.touched.store(true, Ordering::SeqCst);
+        sessions.after_commit();
         // …and the check's answer is kept, but under the old generation.
         sessions.remember(session, user, i64::MAX, seen_at);
         assert!(!sessions.is_known_open(session, user, 0));

@@ -113,7 +113,6 @@ pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Resu
 }
 
 pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
-    tx.closes_sessions();
     query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
@@ -125,7 +124,6 @@ pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
 
 /// Revokes every open session of a user; returns how many.
 pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64> {
-    tx.closes_sessions();
     let done = query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
@@ -137,7 +135,6 @@ pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64>
 
 /// Revokes every open session of a user but one (the one that asked); returns how many.
 pub async fn revoke_others(tx: &mut Tx, user_id: Uuid, keep: Uuid, reason: &str) -> Result<u64> {
-    tx.closes_sessions();
     let done = query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
     )

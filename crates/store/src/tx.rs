@@ -34,10 +34,6 @@ pub struct Tx {
     /// transaction's turn once it entered one (held until it ends; `serial.rs`).
     serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
     turn: Option<crate::serial::Turn>,
-    /// SQLite: the sessions known open, told after the commit if this transaction closed
-    /// sessions or disabled users (`closes_sessions`).
-    open_sessions: Option<std::sync::Arc<crate::open_sessions::OpenSessions>>,
-    closes_sessions: bool,
 }
 
 /// Where a transaction's statements run.
@@ -68,8 +64,6 @@ impl Db {
             idempotency: None,
             serial: self.serial.clone(),
             turn: None,
-            open_sessions: self.open_sessions.clone(),
-            closes_sessions: false,
         })
     }
 }
@@ -129,21 +123,7 @@ impl Tx {
             Connection::Sqlite(tx) => tx.commit().await?,
             Connection::Pool(tx) => tx.commit().await?,
         }
-        // Committed, and not yet answered: the next request already reads the database.
-        if self.closes_sessions
-            && let Some(open_sessions) = &self.open_sessions
-        {
-            open_sessions.something_closed();
-        }
         Ok(stored)
-    }
-
-    /// Marks a transaction that revokes sessions or changes a user's status: once committed,
-    /// the sessions remembered as open are checked in the database again
-    /// (`open_sessions.rs`). Every statement that can close a session or disable a user calls
-    /// it.
-    pub(crate) fn closes_sessions(&mut self) {
-        self.closes_sessions = true;
     }
 
     /// The locked section: read each chain head, append, move the head. Organizations are

@@ -24,6 +24,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{Result, StoreError};
 use crate::group_commit::{SqliteTx, WriterState};
+use crate::open_sessions::OpenSessions;
 
 /// Write statements kept prepared: every statement the store writes with, and room to spare.
 const STATEMENT_CACHE: usize = 256;
@@ -52,6 +53,7 @@ pub(crate) struct SqliteWriter {
     waiting: Arc<AtomicUsize>,
     /// How long a writer waits for its turn before the request is refused as overload.
     lock_timeout: Duration,
+    open_sessions: Arc<OpenSessions>,
 }
 
 impl std::fmt::Debug for SqliteWriter {
@@ -73,17 +75,26 @@ impl SqliteWriter {
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let catch_up = Arc::new(AtomicBool::new(false));
         let waiting = Arc::new(AtomicUsize::new(0));
+        let open_sessions = Arc::new(OpenSessions::default());
+        open_sessions.watch(&connection);
         Ok(Self {
             path: path.to_owned(),
             state: Arc::new(Mutex::new(WriterState::new(
                 connection,
                 Arc::clone(&catch_up),
                 Arc::clone(&waiting),
+                Arc::clone(&open_sessions),
             ))),
             catch_up,
             waiting,
             lock_timeout,
+            open_sessions,
         })
+    }
+
+    /// The sessions known open, which this writer's commits keep honest (`open_sessions.rs`).
+    pub(crate) fn open_sessions(&self) -> Arc<OpenSessions> {
+        Arc::clone(&self.open_sessions)
     }
 
     /// Starts the checkpoint thread, which ends once the writer is dropped. Only the server
