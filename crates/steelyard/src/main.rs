@@ -282,6 +282,10 @@ fn init_logging(json: bool) -> std::io::Result<log_output::LogFlush<std::io::Std
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     let bind = config.bind;
+    let _serving = match config.db_target() {
+        steelyard_store::DbTarget::SqliteFile(path) => Some(lock_for_serving(&path)?),
+        steelyard_store::DbTarget::Url(_) => None,
+    };
     let backend = config.db_target().redacted();
     let state = steelyard_server::prepare(config).await?;
     if demo {
@@ -316,6 +320,33 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<ExitCode> {
     println!("Steelyard is serving on http://{bind} (API docs at http://{bind}/api/docs)");
     steelyard_server::serve(state, listener, steelyard_server::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One process serves a SQLite file: its writes queue in that process, and it remembers open
+/// sessions until its own writer changes them (ADR 0008). The lock is the operating system's,
+/// on `<file>-serve.lock`, and goes with the process, however it ends.
+fn lock_for_serving(database: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let mut path = database.as_os_str().to_owned();
+    path.push("-serve.lock");
+    if let Some(dir) = database.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            anyhow::anyhow!("cannot open {}: {e}", std::path::Path::new(&path).display())
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+            "another steelyard process is serving {}; stop it first (one process serves a SQLite file)",
+            database.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
 }
 
 async fn open(config: &Config) -> anyhow::Result<Db> {

@@ -230,3 +230,49 @@ async fn inventory_check_agrees_with_the_ledger_until_a_stock_level_is_edited() 
         text(&differs)
     );
 }
+
+#[tokio::test]
+async fn a_second_serve_on_the_same_sqlite_file_is_refused_while_the_first_runs() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let database = TestDatabase::new().await;
+    if database.database_url().is_some() {
+        return; // On PostgreSQL any number of instances serve one database.
+    }
+    let serve = || {
+        Command::new(env!("CARGO_BIN_EXE_steelyard"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(database.data_dir())
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs")
+    };
+    let mut first = serve();
+    let stdout = first.stdout.take().unwrap();
+    let serving = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("is serving"));
+    assert!(serving, "the first server started");
+
+    // Bounded: without the lock the second one would serve too, and never exit.
+    let mut second = serve();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while second.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = second.kill();
+    let second = second.wait_with_output().unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
+    assert!(
+        text(&second).contains("another steelyard process is serving"),
+        "{}",
+        text(&second)
+    );
+}
