@@ -167,11 +167,6 @@ pub async fn logout_all(app: &App, ctx: &Ctx) -> Result<u64> {
     Ok(revoked)
 }
 
-/// Whether an access token's session is still open.
-pub async fn is_open(app: &App, session_id: Uuid, user_id: Uuid) -> Result<bool> {
-    Ok(sessions::is_open(&app.db, session_id, user_id).await?)
-}
-
 /// Whether the session is open and its user active (one read; every request makes it).
 pub async fn is_open_for_active_user(app: &App, session_id: Uuid, user_id: Uuid) -> Result<bool> {
     Ok(sessions::is_open_for_active_user(&app.db, session_id, user_id).await?)

@@ -53,6 +53,8 @@ pub(crate) async fn insert_with_lines(
     unique_on: Option<&str>,
     lines: Rows,
 ) -> Result<bool> {
+    debug_assert_eq!(header.values.len(), header.width, "one header row");
+    debug_assert_eq!(lines.values.len() % lines.width, 0, "whole line rows");
     let on_conflict = unique_on
         .map(|columns| format!(" ON CONFLICT ({columns}) DO NOTHING"))
         .unwrap_or_default();

@@ -1,6 +1,5 @@
 //! Sessions and refresh tokens: issue, rotate (with reuse detection), revoke.
 
-use sqlx::Row;
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -155,23 +154,6 @@ pub async fn set_org(tx: &mut Tx, session_id: Uuid, org_id: Option<Uuid>) -> Res
         .execute(tx)
         .await?;
     Ok(())
-}
-
-/// Whether a session is open (not revoked, not expired) for this user.
-pub async fn is_open(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
-    let row =
-        sqlx::query("SELECT revoked_at, expires_at FROM sessions WHERE id = $1 AND user_id = $2")
-            .bind(session_id.to_string())
-            .bind(user_id.to_string())
-            .fetch_optional(&db.read)
-            .await?;
-    Ok(match row {
-        None => false,
-        Some(row) => {
-            row.try_get::<Option<i64>, _>(0)?.is_none()
-                && row.try_get::<i64, _>(1)? > to_micros(now())
-        }
-    })
 }
 
 /// Whether a session is open and its user active, in one statement: the check every
