@@ -1,12 +1,25 @@
 //! What the lines of every kind of order share (purchase and sales orders): a limit on how
-//! many there are, the unit price a caller typed, and a line's total with its tax. Each kind
-//! keeps only its own rules (a purchase line's unit and standard cost, a sales line's list
-//! price).
+//! many there are, the unit price a caller typed, a line's total with its tax, and how a
+//! receipt or shipment naming the wrong lines is refused. Each kind keeps only its own rules
+//! (a purchase line's unit and standard cost, a sales line's list price).
 
 use steelyard_domain::FieldErrors;
 use steelyard_domain::money::{DecimalText, Money, Quantity};
 use steelyard_domain::purchase::MAX_LINES;
 use steelyard_domain::tax::{LineTax, Tax};
+use uuid::Uuid;
+
+use crate::Error;
+
+/// A receipt or shipment refused for the lines it names, reported under `lines`.
+pub(crate) fn lines_refused(code: &'static str, message: String) -> Error {
+    Error::Validation(FieldErrors::single("lines", code, message))
+}
+
+/// A receipt or shipment naming a line that is not on the order.
+pub(crate) fn not_on_order(line: Uuid) -> Error {
+    lines_refused("unknown", format!("line {line} is not on this order"))
+}
 
 /// The lines to check: the first [`MAX_LINES`]. More than that is refused under `lines`.
 pub(crate) fn within_limit<'a, T>(lines: &'a [T], errors: &mut FieldErrors) -> &'a [T] {
@@ -90,6 +103,20 @@ mod tests {
         let (total, _) = total_and_tax(price, quantity, None, 0, &mut errors).unwrap();
         assert_eq!(total, Money::parse("1250").unwrap());
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn a_line_not_on_the_order_is_refused_under_lines_as_unknown() {
+        let line = Uuid::nil();
+        let Error::Validation(errors) = not_on_order(line) else {
+            panic!("a validation error");
+        };
+        let refused = errors.into_vec();
+        assert_eq!(
+            (refused[0].field.as_str(), refused[0].code),
+            ("lines", "unknown")
+        );
+        assert!(refused[0].message.contains(&line.to_string()));
     }
 
     #[test]

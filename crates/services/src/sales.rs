@@ -365,16 +365,11 @@ pub async fn ship(app: &App, ctx: &Ctx, id: Uuid, draft: ShipmentDraft) -> Resul
             .ship(&shipped, steelyard_store::now())
             .map_err(|e| match e {
                 ShipError::State(text) => Error::Conflict(text),
-                ShipError::UnknownLine(line) => Error::Validation(FieldErrors::single(
-                    "lines",
-                    "unknown",
-                    format!("line {line} is not on this order"),
-                )),
-                ShipError::OverShipment(line) => Error::Validation(FieldErrors::single(
-                    "lines",
+                ShipError::UnknownLine(line) => order_lines::not_on_order(line),
+                ShipError::OverShipment(line) => order_lines::lines_refused(
                     "over_shipment",
                     format!("line {line} would ship more than ordered"),
-                )),
+                ),
             })
     };
     let lines = shipped.clone();

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{AGGREGATE, not_found};
 use crate::inventory::{MoveRequest, post_move, virtual_location};
+use crate::order_lines;
 use crate::{App, Ctx, Error, Result};
 
 /// Receives goods into an internal location: the order's received quantities, one stock move
@@ -62,19 +63,14 @@ pub async fn receive(app: &App, ctx: &Ctx, id: Uuid, draft: ReceiptDraft) -> Res
         )
         .map_err(|e| match e {
             ReceiveError::State(text) => Error::Conflict(text),
-            ReceiveError::UnknownLine(line) => Error::Validation(FieldErrors::single(
-                "lines",
-                "unknown",
-                format!("line {line} is not on this order"),
-            )),
-            ReceiveError::OverReceipt(line) => Error::Validation(FieldErrors::single(
-                "lines",
+            ReceiveError::UnknownLine(line) => order_lines::not_on_order(line),
+            ReceiveError::OverReceipt(line) => order_lines::lines_refused(
                 "over_receipt",
                 format!(
                     "line {line} would receive more than ordered plus {}%",
                     app.settings.receipt_tolerance_percent
                 ),
-            )),
+            ),
         })?;
     let supplier = virtual_location(&mut tx, org_id, LocationKind::Supplier).await?;
     let scope = DataScope::Organization(org_id);
