@@ -246,6 +246,64 @@ async fn on_postgresql_a_second_writer_queues_in_the_instance_not_on_the_row_loc
     assert_eq!(second.await.unwrap(), number + 1);
 }
 
+/// On PostgreSQL each instance chains from the head it last committed, and moves the head
+/// only if it is still there (ADR 0006). Two instances writing one organization in turn and
+/// at once must still make one gap-free, unbroken chain: each one's hint goes stale whenever
+/// the other appends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chain() {
+    let database = TestDatabase::new().await;
+    if database.database_url().is_none() {
+        return; // one process per SQLite file; its writer is the only chain's writer
+    }
+    let (a, b) = (database.connect().await, database.connect().await);
+    let org = organization("Two Instances Co");
+    let mut tx = a.begin(origin()).await.unwrap();
+    organizations::insert(&mut tx, &org).await.unwrap();
+    tx.record(created(&org));
+    tx.commit().await.unwrap();
+
+    let append = |db: &Db, events: usize| {
+        let (db, org) = (db.clone(), org.clone());
+        async move {
+            let mut tx = db.begin(origin()).await.unwrap();
+            for _ in 0..events {
+                tx.record(created(&org));
+            }
+            let stored = tx.commit().await.unwrap();
+            stored.iter().map(|event| event.seq).collect::<Vec<_>>()
+        }
+    };
+    // In turn: a's hint is good, then stale after each of b's appends, and so is b's.
+    assert_eq!(append(&a, 1).await, [2]);
+    assert_eq!(append(&a, 3).await, [3, 4, 5]);
+    assert_eq!(append(&b, 1).await, [6]);
+    assert_eq!(append(&a, 2).await, [7, 8]);
+    assert_eq!(append(&a, 1).await, [9]);
+    assert_eq!(append(&b, 1).await, [10]);
+
+    // At once: twenty writers on each instance.
+    let writers: Vec<_> = (0..40)
+        .map(|n| tokio::spawn(append(if n % 2 == 0 { &a } else { &b }, 1 + n % 3)))
+        .collect();
+    let mut seqs = Vec::new();
+    for writer in writers {
+        let stored = writer.await.unwrap();
+        assert!(
+            stored.windows(2).all(|pair| pair[1] == pair[0] + 1),
+            "one transaction's events are consecutive"
+        );
+        seqs.extend(stored);
+    }
+    seqs.sort_unstable();
+    let last = 10 + seqs.len() as i64;
+    assert_eq!(seqs, (11..=last).collect::<Vec<i64>>());
+    assert_eq!(events::head_seq(&a, org.id).await.unwrap(), last);
+    let report = events::verify_all(&a).await.unwrap();
+    assert!(report.first_break.is_none(), "{:?}", report.first_break);
+    assert_eq!(report.verified, u64::try_from(last).unwrap());
+}
+
 #[tokio::test]
 async fn on_sqlite_a_logout_whose_request_went_away_still_closes_the_remembered_session() {
     let database = TestDatabase::new().await;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use sqlx::{Any, Transaction};
 use steelyard_domain::event::{EventRecord, GENESIS_HASH, NewEvent};
 use uuid::Uuid;
@@ -10,7 +11,11 @@ use crate::db::{Backend, Db};
 use crate::error::Result;
 use crate::group_commit::SqliteTx;
 use crate::idempotency::{self, IdempotencyRecord};
-use crate::sql::{FromColumns, Value, query, sqlite_execute, sqlite_rows, sqlx_query, values_rows};
+use crate::serial::ChainHead;
+use crate::sql::{
+    FromColumns, Value, query, sqlite_execute, sqlite_rows, sqlx_query, values_rows,
+    values_rows_from,
+};
 use crate::time;
 
 /// Who caused a change and in which request; stamped on every event of the transaction.
@@ -115,37 +120,67 @@ impl Tx {
     /// stored events, ready to publish.
     pub async fn commit(mut self) -> Result<Vec<EventRecord>> {
         let events = std::mem::take(&mut self.events);
-        let stored = self.append_events(events).await?;
+        let (stored, head_under_turn) = self.append_events(events).await?;
         if let Some(record) = self.idempotency.take() {
             idempotency::insert(&mut self, &record).await?;
         }
+        let mut turn = self.turn.take();
         match self.inner {
             Connection::Sqlite(tx) => tx.commit().await?,
-            Connection::Pool(tx) => tx.commit().await?,
+            Connection::Pool(tx) => {
+                if let Some(turn) = &mut turn {
+                    // Unknown until the COMMIT answers; a lost answer leaves no stale hint.
+                    *turn.last_committed = None;
+                }
+                tx.commit().await?;
+                if let (Some(turn), Some(head)) = (&mut turn, head_under_turn) {
+                    *turn.last_committed = Some(head);
+                }
+            }
         }
+        drop(turn);
         Ok(stored)
     }
 
     /// The locked section: read each chain head, append, move the head. Organizations are
     /// locked in id order so two transactions never wait on each other in a cycle.
-    async fn append_events(&mut self, events: Vec<NewEvent>) -> Result<Vec<EventRecord>> {
+    ///
+    /// For the organization whose turn this transaction holds (PostgreSQL, `serial.rs`), the
+    /// events are first chained from the head this instance last committed, and the head is
+    /// moved only if it is still there: one statement instead of a locking read and a write.
+    /// If another instance moved the head meanwhile, nothing was written, and the head is
+    /// locked and read as for any other organization. Returns the stored events and, when
+    /// that organization's chain was written, its new head.
+    async fn append_events(
+        &mut self,
+        events: Vec<NewEvent>,
+    ) -> Result<(Vec<EventRecord>, Option<ChainHead>)> {
         let mut by_org: BTreeMap<Uuid, Vec<NewEvent>> = BTreeMap::new();
         for event in events {
             by_org.entry(event.org_id).or_default().push(event);
         }
         let mut stored = Vec::new();
+        let mut head_under_turn = None;
         for (org_id, events) in by_org {
             let org = org_id.to_string();
             let first = stored.len();
             self.enter_serial_section(org_id).await;
-            let (mut seq, mut hash) = self.lock_chain_head(&org).await?;
-            // Taken under the lock, so times never run backwards against seq.
+            let remembered = match &self.turn {
+                Some(turn) if turn.org_id == org_id && events.len() <= EVENTS_PER_INSERT => {
+                    turn.last_committed.clone()
+                }
+                _ => None,
+            };
+            let start = match &remembered {
+                Some(head) => head.clone(),
+                None => self.lock_chain_head(&org).await?,
+            };
+            // Taken under the lock (or the turn), so times never run backwards against seq.
             let occurred_at = time::now();
             for event in events {
-                seq += 1;
-                let mut record = EventRecord {
+                stored.push(EventRecord {
                     org_id,
-                    seq,
+                    seq: 0,
                     id: steelyard_domain::new_id(),
                     aggregate_type: event.aggregate_type.to_owned(),
                     aggregate_id: event.aggregate_id,
@@ -155,36 +190,73 @@ impl Tx {
                     occurred_at,
                     data: event.data.to_string(),
                     changes: event.changes.to_string(),
-                    prev_hash: hash,
+                    prev_hash: String::new(),
                     hash: String::new(),
-                };
-                record.hash = record.expected_hash();
-                hash = record.hash.clone();
-                stored.push(record);
+                });
             }
-            self.write_chain(&stored[first..], seq, &hash, &org).await?;
+            let mut head = chain(&mut stored[first..], start, occurred_at);
+            let written = self
+                .write_chain(&stored[first..], &head, &org, remembered.as_ref())
+                .await?;
+            if !written {
+                // Another instance appended since this one last committed: chain again from
+                // the head as it is now, locked.
+                let now_head = self.lock_chain_head(&org).await?;
+                head = chain(&mut stored[first..], now_head, time::now());
+                self.write_chain(&stored[first..], &head, &org, None)
+                    .await?;
+            }
+            if self.turn.as_ref().is_some_and(|turn| turn.org_id == org_id) {
+                head_under_turn = Some(head);
+            }
         }
-        Ok(stored)
+        Ok((stored, head_under_turn))
     }
 
-    /// Inserts an organization's new events and moves its chain head to `seq`/`hash`, in as few
+    /// Inserts an organization's new events and moves its chain head to `head`, in as few
     /// statements as the engine allows, since the head stays locked until the commit. On
     /// PostgreSQL the last insert and the head's update are one statement (a data-modifying
     /// `WITH`, which SQLite lacks; there the statements run inline and cost no round trip).
+    ///
+    /// With `expected` (PostgreSQL, the records fit one insert), the head is not locked yet:
+    /// it is moved only if it still is `expected`, the events are inserted only if it was,
+    /// and the answer says whether it was. The `UPDATE` waits for a transaction of another
+    /// instance that holds the head, then checks the head as that one left it.
     async fn write_chain(
         &mut self,
         records: &[EventRecord],
-        seq: i64,
-        hash: &str,
+        head: &ChainHead,
         org: &str,
-    ) -> Result<()> {
+        expected: Option<&ChainHead>,
+    ) -> Result<bool> {
         const COLUMNS_PER_EVENT: usize = 13;
+        const INSERT: &str = "INSERT INTO events (org_id, seq, id, aggregate_type, aggregate_id, \
+                              kind, actor, request_id, occurred_at, data, changes, prev_hash, hash)";
+        if let Some((expected_seq, expected_hash)) = expected {
+            debug_assert!(self.backend == Backend::Postgres && records.len() <= EVENTS_PER_INSERT);
+            let sql = format!(
+                "WITH head AS (UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 \
+                 WHERE org_id = $3 AND last_seq = $4 AND last_hash = $5 RETURNING 1), \
+                 appended AS ({INSERT} SELECT * FROM (VALUES {}) AS event \
+                 WHERE EXISTS (SELECT 1 FROM head)) SELECT COUNT(*) FROM head",
+                values_rows_from(6, records.len(), COLUMNS_PER_EVENT)
+            );
+            let mut args = vec![
+                Value::Int(Some(head.0)),
+                Value::text(&head.1),
+                Value::text(org),
+                Value::Int(Some(*expected_seq)),
+                Value::text(expected_hash),
+            ];
+            args.extend(records.iter().flat_map(event_values));
+            let (moved,): (i64,) = query(sql).bind_all(args).fetch_one(self).await?;
+            return Ok(moved == 1);
+        }
         let chunks: Vec<&[EventRecord]> = records.chunks(EVENTS_PER_INSERT).collect();
         let mut head_moved = false;
         for (n, chunk) in chunks.iter().enumerate() {
             let mut sql = format!(
-                "INSERT INTO events (org_id, seq, id, aggregate_type, aggregate_id, kind, actor, \
-                 request_id, occurred_at, data, changes, prev_hash, hash) VALUES {}",
+                "{INSERT} VALUES {}",
                 values_rows(chunk.len(), COLUMNS_PER_EVENT)
             );
             let mut args: Vec<Value> = chunk.iter().flat_map(event_values).collect();
@@ -197,20 +269,24 @@ impl Tx {
                     next + 2,
                     next + 3
                 );
-                args.extend([Value::Int(Some(seq)), Value::text(hash), Value::text(org)]);
+                args.extend([
+                    Value::Int(Some(head.0)),
+                    Value::text(&head.1),
+                    Value::text(org),
+                ]);
                 head_moved = true;
             }
             query(sql).bind_all(args).execute(self).await?;
         }
         if !head_moved {
             query("UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 WHERE org_id = $3")
-                .bind(seq)
-                .bind(hash)
+                .bind(head.0)
+                .bind(head.1.as_str())
                 .bind(org)
                 .execute(self)
                 .await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Called before a transaction's first statement that locks one of `org_id`'s hot rows
@@ -250,6 +326,20 @@ impl Tx {
             }
         }
     }
+}
+
+/// Numbers `records` on from `head` (seq, hash links), stamped `occurred_at`; the new head.
+fn chain(records: &mut [EventRecord], head: ChainHead, occurred_at: DateTime<Utc>) -> ChainHead {
+    let (mut seq, mut hash) = head;
+    for record in records {
+        seq += 1;
+        record.seq = seq;
+        record.occurred_at = occurred_at;
+        record.prev_hash = hash;
+        record.hash = record.expected_hash();
+        hash = record.hash.clone();
+    }
+    (seq, hash)
 }
 
 /// Events per multi-row `INSERT`: 500 × 13 values stays well below both engines' limits on
