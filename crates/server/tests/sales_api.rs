@@ -277,3 +277,78 @@ async fn an_order_of_many_lines_keeps_every_line_in_order() {
     let path = format!("/api/v1/sales-orders/{}", order["id"].as_str().unwrap());
     assert_stored_lines_in_order(&shop.server, &path, &order, 150).await;
 }
+
+#[tokio::test]
+async fn the_order_list_filters_by_status_and_customer_searches_numbers_and_pages() {
+    let shop = shop("100").await;
+    let other = post(
+        &shop.server,
+        "/api/v1/partners",
+        json!({"name": "Contoso", "kind": "customer"}),
+    )
+    .await;
+    let other = other["id"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(shop.order("1").await["id"].as_str().unwrap().to_owned());
+    }
+    for _ in 0..2 {
+        let order = post(&shop.server, "/api/v1/sales-orders", json!({
+            "customer_id": other, "location_id": shop.warehouse, "lines": [{"product_id": shop.product, "quantity": "2"}]
+        }))
+        .await;
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    post(
+        &shop.server,
+        &format!("/api/v1/sales-orders/{}/confirm", ids[1]),
+        json!({}),
+    )
+    .await;
+    let listed = |query: String| {
+        let server = &shop.server;
+        async move {
+            let page = server
+                .get_json(&format!("/api/v1/sales-orders?{query}"))
+                .await;
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|order| {
+                    assert_eq!(order["lines"].as_array().unwrap().len(), 1, "{order}");
+                    order["id"].as_str().unwrap().to_owned()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        listed(format!("customer_id={}", shop.customer)).await,
+        ids[..3]
+    );
+    assert_eq!(listed("status=confirmed".into()).await, [ids[1].clone()]);
+    assert_eq!(
+        listed(format!("status=draft&customer_id={other}")).await,
+        ids[3..]
+    );
+    // Numbers are found ignoring case; SO-000004 is the first of Contoso's.
+    assert_eq!(listed("q=so-000004".into()).await, [ids[3].clone()]);
+
+    // Pages of two, cursor after cursor, give every order once, in id order.
+    let mut paged = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = shop
+            .server
+            .get_json(&format!("/api/v1/sales-orders?limit=2{cursor}"))
+            .await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        paged.extend(items.iter().map(|o| o["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, ids);
+}

@@ -1,13 +1,18 @@
-//! Documents (an order and its lines, say): their per-organization numbers, and writing a
-//! header with its lines in as few statements as the engine allows. Both happen inside the
-//! organization's serial section (ADR 0006), where on PostgreSQL every round trip holds up
-//! the next document.
+//! Documents (an order and its lines, say): their per-organization numbers, writing a header
+//! with its lines in as few statements as the engine allows, and reading them back through
+//! the data scope. Numbering and writing happen inside the organization's serial section
+//! (ADR 0006), where on PostgreSQL every round trip holds up the next document.
 
+use std::collections::HashMap;
+
+use steelyard_domain::access::DataScope;
+use steelyard_domain::page::{Page, PageRequest};
 use uuid::Uuid;
 
-use crate::db::Backend;
-use crate::error::Result;
-use crate::sql::{Value, query, values_rows_from};
+use crate::db::{Backend, Db};
+use crate::error::{Result, StoreError};
+use crate::organizations::escape_like;
+use crate::sql::{FromColumns, Value, ids_in, query, values_rows_from};
 use crate::tx::Tx;
 
 /// The next number of `doc_type` in the organization, allocated in the caller's transaction
@@ -104,4 +109,156 @@ pub(crate) async fn insert_with_lines(
         query(sql).bind_all(chunk.to_vec()).execute(tx).await?;
     }
     Ok(true)
+}
+
+/// Where one kind of document is stored, for reading it back with its lines.
+#[derive(Debug)]
+pub(crate) struct DocumentTables {
+    /// The header table, and the columns its [`FromColumns`] reads.
+    pub header: &'static str,
+    pub header_columns: &'static str,
+    /// The lines table, and the columns (with `order_id`) that [`LineOf`] reads.
+    pub lines: &'static str,
+    pub line_columns: String,
+    /// The header's partner column: a partner-scoped user sees only that partner's documents.
+    pub partner_column: &'static str,
+}
+
+/// A document header that carries its lines.
+pub(crate) trait WithLines: FromColumns {
+    type Line;
+    fn id(&self) -> Uuid;
+    fn set_lines(&mut self, lines: Vec<Self::Line>);
+}
+
+/// A stored line, with the id of its document.
+pub(crate) struct LineOf<L>(pub Uuid, pub L);
+
+impl DocumentTables {
+    /// One document the scope can see, with its lines.
+    pub(crate) async fn get<D>(&self, db: &Db, scope: &DataScope, id: Uuid) -> Result<D>
+    where
+        D: WithLines,
+        LineOf<D::Line>: FromColumns,
+    {
+        let (sql, args) = self.one(scope, id);
+        let mut document: D = db
+            .read_optional(&sql, &args)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let (sql, args) = self.lines_of(&[id]);
+        let lines: Vec<LineOf<D::Line>> = db.read_all(&sql, &args).await?;
+        document.set_lines(lines.into_iter().map(|LineOf(_, line)| line).collect());
+        Ok(document)
+    }
+
+    /// The same, read inside a write transaction (for read-modify-write).
+    pub(crate) async fn get_in<D>(&self, tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<D>
+    where
+        D: WithLines,
+        LineOf<D::Line>: FromColumns,
+    {
+        let (sql, args) = self.one(scope, id);
+        let mut document: D = query(&sql)
+            .bind_all(args)
+            .fetch_optional(tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let (sql, args) = self.lines_of(&[id]);
+        let lines: Vec<LineOf<D::Line>> = query(&sql).bind_all(args).fetch_all(tx).await?;
+        document.set_lines(lines.into_iter().map(|LineOf(_, line)| line).collect());
+        Ok(document)
+    }
+
+    /// A page of the documents the scope can see, in id order, each with its lines: those of
+    /// `org_id` when given, whose `equal` columns hold the given values, and whose number
+    /// contains `number_contains`, ignoring case. The columns are the caller's constants.
+    pub(crate) async fn list<D>(
+        &self,
+        db: &Db,
+        scope: &DataScope,
+        org_id: Option<Uuid>,
+        equal: &[(&'static str, String)],
+        number_contains: Option<&str>,
+        page: PageRequest,
+    ) -> Result<Page<D>>
+    where
+        D: WithLines,
+        LineOf<D::Line>: FromColumns,
+    {
+        let mut args = Vec::new();
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE 1 = 1",
+            self.header_columns, self.header
+        );
+        if let Some(org) = org_id {
+            args.push(org.to_string());
+            sql.push_str(&format!(" AND org_id = ${}", args.len()));
+        }
+        sql.push_str(&self.scope_clause(scope, &mut args));
+        let mut push = |sql: &mut String, clause: &str, value: String| {
+            args.push(value);
+            sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+        };
+        for (column, value) in equal {
+            push(&mut sql, &format!(" AND {column} = ?"), value.clone());
+        }
+        if let Some(q) = number_contains {
+            let pattern = format!("%{}%", escape_like(&q.to_uppercase()));
+            push(&mut sql, " AND UPPER(number) LIKE ? ESCAPE '\\'", pattern);
+        }
+        if let Some(after) = page.after {
+            push(&mut sql, " AND id > ?", after.to_string());
+        }
+        sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
+        let args: Vec<Value> = args.into_iter().map(Value::text).collect();
+        let mut documents: Vec<D> = db.read_all(&sql, &args).await?;
+        let ids: Vec<Uuid> = documents.iter().map(D::id).collect();
+        let mut lines: HashMap<Uuid, Vec<D::Line>> = HashMap::new();
+        if !ids.is_empty() {
+            let (sql, args) = self.lines_of(&ids);
+            for LineOf(id, line) in db.read_all::<LineOf<D::Line>>(&sql, &args).await? {
+                lines.entry(id).or_default().push(line);
+            }
+        }
+        for document in &mut documents {
+            document.set_lines(lines.remove(&document.id()).unwrap_or_default());
+        }
+        Ok(Page::from_overfetch(documents, page, D::id))
+    }
+
+    /// The conditions that keep a read inside the scope, and their arguments appended.
+    fn scope_clause(&self, scope: &DataScope, args: &mut Vec<String>) -> String {
+        let mut clause = String::new();
+        if let Some(org) = scope.org_id() {
+            args.push(org.to_string());
+            clause.push_str(&format!(" AND org_id = ${}", args.len()));
+        }
+        if let DataScope::Partner { partner_id, .. } = scope {
+            args.push(partner_id.to_string());
+            clause.push_str(&format!(" AND {} = ${}", self.partner_column, args.len()));
+        }
+        clause
+    }
+
+    /// The query for one document the scope can see, and its arguments.
+    fn one(&self, scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
+        let mut args = vec![id.to_string()];
+        let clause = self.scope_clause(scope, &mut args);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE id = $1{clause}",
+            self.header_columns, self.header
+        );
+        (sql, args.into_iter().map(Value::text).collect())
+    }
+
+    /// The lines of the given documents, by document and line number.
+    fn lines_of(&self, ids: &[Uuid]) -> (String, Vec<Value>) {
+        let (placeholders, values) = ids_in(ids);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE order_id IN ({placeholders}) ORDER BY order_id, line_no",
+            self.line_columns, self.lines
+        );
+        (sql, values)
+    }
 }

@@ -1,7 +1,7 @@
 //! Sales orders in the database: headers and lines, read through the data scope (a customer
 //! portal user sees only its own orders).
 
-use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use steelyard_domain::access::DataScope;
 use steelyard_domain::money::{Money, Quantity};
@@ -10,10 +10,10 @@ use steelyard_domain::sales::{SalesOrder, SalesOrderLine, SoStatus};
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::document::{Rows, insert_with_lines};
+use crate::document::{DocumentTables, LineOf, Rows, WithLines, insert_with_lines};
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
-use crate::sql::{Columns, FromColumns, Value, ids_in, query};
+use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -105,70 +105,41 @@ pub async fn update(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
 const COLUMNS: &str = "id, org_id, number, customer_id, location_id, status, notes, subtotal, tax_total, total, \
                        version, created_at, updated_at";
 
-fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
-    let mut clause = String::new();
-    if let Some(org) = scope.org_id() {
-        args.push(org.to_string());
-        clause.push_str(&format!(" AND org_id = ${}", args.len()));
+/// Where orders are stored; a customer's portal user sees only the customer's own.
+static TABLES: LazyLock<DocumentTables> = LazyLock::new(|| DocumentTables {
+    header: "sales_orders",
+    header_columns: COLUMNS,
+    lines: "sales_order_lines",
+    line_columns: format!(
+        "id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, \
+         {LINE_TAX_COLUMNS}"
+    ),
+    partner_column: "customer_id",
+});
+
+impl WithLines for SalesOrder {
+    type Line = SalesOrderLine;
+    fn id(&self) -> Uuid {
+        self.id
     }
-    if let DataScope::Partner { partner_id, .. } = scope {
-        args.push(partner_id.to_string());
-        clause.push_str(&format!(" AND customer_id = ${}", args.len()));
+    fn set_lines(&mut self, lines: Vec<SalesOrderLine>) {
+        self.lines = lines;
     }
-    clause
 }
 
 pub async fn get(db: &Db, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
-    let (sql, args) = one(scope, id);
-    let mut order: SalesOrder = db
-        .read_optional(&sql, &args)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let (sql, args) = lines_query(&[order.id]);
-    let lines: Vec<OrderLine> = db.read_all(&sql, &args).await?;
-    order.lines = lines.into_iter().map(|OrderLine(_, line)| line).collect();
-    Ok(order)
+    TABLES.get(db, scope, id).await
 }
 
 /// One order, read inside a write transaction (for read-modify-write).
 pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<SalesOrder> {
-    let (sql, args) = one(scope, id);
-    let mut order: SalesOrder = query(&sql)
-        .bind_all(args)
-        .fetch_optional(tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let (sql, args) = lines_query(&[order.id]);
-    let lines: Vec<OrderLine> = query(&sql).bind_all(args).fetch_all(tx).await?;
-    order.lines = lines.into_iter().map(|OrderLine(_, line)| line).collect();
-    Ok(order)
+    TABLES.get_in(tx, scope, id).await
 }
 
-/// The query for one order the scope can see, and its arguments.
-fn one(scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
-    let mut args = vec![id.to_string()];
-    let clause = scope_clause(scope, &mut args);
-    let sql = format!("SELECT {COLUMNS} FROM sales_orders WHERE id = $1{clause}");
-    (sql, args.into_iter().map(Value::text).collect())
-}
-
-/// The lines of the given orders, in order and line number.
-fn lines_query(ids: &[Uuid]) -> (String, Vec<Value>) {
-    let (placeholders, values) = ids_in(ids);
-    let sql = format!(
-        "SELECT id, order_id, line_no, product_id, quantity, unit_price, line_total, shipped, {LINE_TAX_COLUMNS} \
-         FROM sales_order_lines WHERE order_id IN ({placeholders}) ORDER BY order_id, line_no"
-    );
-    (sql, values)
-}
-
-/// A line with the id of its order.
-struct OrderLine(Uuid, SalesOrderLine);
-
-impl FromColumns for OrderLine {
+impl FromColumns for LineOf<SalesOrderLine> {
     fn from_columns<R: Columns>(row: &R) -> Result<Self> {
         let line_total = Money::from_scaled(row.get("line_total")?);
-        Ok(OrderLine(
+        Ok(LineOf(
             parse_uuid(&row.get::<String>("order_id")?)?,
             SalesOrderLine {
                 id: parse_uuid(&row.get::<String>("id")?)?,
@@ -200,45 +171,16 @@ pub async fn list(
     filter: &SoFilter,
     page: PageRequest,
 ) -> Result<Page<SalesOrder>> {
-    let mut args = Vec::new();
-    let mut sql = format!("SELECT {COLUMNS} FROM sales_orders WHERE 1 = 1");
-    if let Some(org) = org_id {
-        args.push(org.to_string());
-        sql.push_str(&format!(" AND org_id = ${}", args.len()));
-    }
-    sql.push_str(&scope_clause(scope, &mut args));
-    let mut push = |sql: &mut String, clause: &str, value: String| {
-        args.push(value);
-        sql.push_str(&clause.replace('?', &format!("${}", args.len())));
-    };
+    let mut equal = Vec::new();
     if let Some(status) = filter.status {
-        push(&mut sql, " AND status = ?", status.as_str().into());
+        equal.push(("status", status.as_str().to_owned()));
     }
     if let Some(customer) = filter.customer_id {
-        push(&mut sql, " AND customer_id = ?", customer.to_string());
+        equal.push(("customer_id", customer.to_string()));
     }
-    if let Some(q) = &filter.q {
-        let pattern = format!("%{}%", crate::organizations::escape_like(&q.to_uppercase()));
-        push(&mut sql, " AND UPPER(number) LIKE ? ESCAPE '\\'", pattern);
-    }
-    if let Some(after) = page.after {
-        push(&mut sql, " AND id > ?", after.to_string());
-    }
-    sql.push_str(&format!(" ORDER BY id LIMIT {}", page.limit + 1));
-    let args: Vec<Value> = args.into_iter().map(Value::text).collect();
-    let mut orders: Vec<SalesOrder> = db.read_all(&sql, &args).await?;
-    let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
-    let mut lines: HashMap<Uuid, Vec<SalesOrderLine>> = HashMap::new();
-    if !ids.is_empty() {
-        let (sql, args) = lines_query(&ids);
-        for OrderLine(order_id, line) in db.read_all::<OrderLine>(&sql, &args).await? {
-            lines.entry(order_id).or_default().push(line);
-        }
-    }
-    for order in &mut orders {
-        order.lines = lines.remove(&order.id).unwrap_or_default();
-    }
-    Ok(Page::from_overfetch(orders, page, |o| o.id))
+    TABLES
+        .list(db, scope, org_id, &equal, filter.q.as_deref(), page)
+        .await
 }
 
 impl FromColumns for SalesOrder {
