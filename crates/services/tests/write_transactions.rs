@@ -252,6 +252,7 @@ async fn on_postgresql_a_second_writer_queues_in_the_instance_not_on_the_row_loc
 /// the other appends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chain() {
+    use sqlx::Connection;
     let database = TestDatabase::new().await;
     if database.database_url().is_none() {
         return; // one process per SQLite file; its writer is the only chain's writer
@@ -282,6 +283,28 @@ async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chai
     assert_eq!(append(&a, 1).await, [9]);
     assert_eq!(append(&b, 1).await, [10]);
 
+    // Another instance's transaction holds the head while a's hint is good: a's `UPDATE`
+    // waits for it, then checks the head as it was left. Rolled back, the head is unmoved,
+    // and a goes on from its hint.
+    assert_eq!(append(&a, 1).await, [11]);
+    let url = database.database_url().unwrap();
+    let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT last_seq FROM event_chain_heads WHERE org_id = $1 FOR UPDATE")
+        .bind(org.id.to_string())
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(append(&a, 1));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the append waits for the head's lock"
+    );
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert_eq!(waiting.await.unwrap(), [12]);
+    assert_eq!(append(&b, 1).await, [13]);
+
     // At once: twenty writers on each instance.
     let writers: Vec<_> = (0..40)
         .map(|n| tokio::spawn(append(if n % 2 == 0 { &a } else { &b }, 1 + n % 3)))
@@ -296,8 +319,8 @@ async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chai
         seqs.extend(stored);
     }
     seqs.sort_unstable();
-    let last = 10 + seqs.len() as i64;
-    assert_eq!(seqs, (11..=last).collect::<Vec<i64>>());
+    let last = 13 + seqs.len() as i64;
+    assert_eq!(seqs, (14..=last).collect::<Vec<i64>>());
     assert_eq!(events::head_seq(&a, org.id).await.unwrap(), last);
     let report = events::verify_all(&a).await.unwrap();
     assert!(report.first_break.is_none(), "{:?}", report.first_break);

@@ -128,8 +128,9 @@ impl Tx {
         match self.inner {
             Connection::Sqlite(tx) => tx.commit().await?,
             Connection::Pool(tx) => {
-                if let Some(turn) = &mut turn {
+                if let (Some(turn), Some(_)) = (&mut turn, &head_under_turn) {
                     // Unknown until the COMMIT answers; a lost answer leaves no stale hint.
+                    // A transaction that did not move this chain leaves the hint as it was.
                     *turn.last_committed = None;
                 }
                 tx.commit().await?;
