@@ -478,3 +478,50 @@ async fn an_order_of_the_most_lines_keeps_every_line_in_order() {
     let path = format!("/api/v1/purchase-orders/{}", po["id"].as_str().unwrap());
     assert_stored_lines_in_order(&s.server, &path, &po, 500).await;
 }
+
+#[tokio::test]
+async fn the_order_list_filters_by_status_and_vendor() {
+    let s = setup().await;
+    let other = post(
+        &s.server,
+        "/api/v1/partners",
+        json!({"name": "Baker Metals", "kind": "vendor"}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for vendor in [
+        s.vendor.as_str(),
+        s.vendor.as_str(),
+        other["id"].as_str().unwrap(),
+    ] {
+        let order = post(&s.server, "/api/v1/purchase-orders", json!({
+            "vendor_id": vendor, "lines": [{"product_id": s.bolt, "quantity": "1", "unit_price": "1"}]
+        }))
+        .await;
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    post(
+        &s.server,
+        &format!("/api/v1/purchase-orders/{}/confirm", ids[1]),
+        json!({}),
+    )
+    .await;
+    let listed = |query: String| {
+        let server = &s.server;
+        async move {
+            let page = server
+                .get_json(&format!("/api/v1/purchase-orders?{query}"))
+                .await;
+            let items = page["items"].as_array().unwrap().iter();
+            items
+                .map(|o| o["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(format!("vendor_id={}", s.vendor)).await, ids[..2]);
+    assert_eq!(listed("status=confirmed".into()).await, [ids[1].clone()]);
+    assert_eq!(
+        listed(format!("status=draft&vendor_id={}", s.vendor)).await,
+        [ids[0].clone()]
+    );
+}
