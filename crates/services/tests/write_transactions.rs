@@ -305,6 +305,24 @@ async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chai
     assert_eq!(waiting.await.unwrap(), [12]);
     assert_eq!(append(&b, 1).await, [13]);
 
+    // With a good hint the head is neither read nor locked before the `UPDATE` moves it: a
+    // holder of `FOR KEY SHARE`, which blocks `SELECT … FOR UPDATE` but not an `UPDATE` of
+    // the head's other columns, does not hold the append up. (a's hint was stale at 12 and
+    // is good again after its next append.)
+    assert_eq!(append(&a, 1).await, [14]);
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("SELECT 1 FROM event_chain_heads WHERE org_id = $1 FOR KEY SHARE")
+        .bind(org.id.to_string())
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let unlocked = tokio::time::timeout(Duration::from_secs(10), append(&a, 1)).await;
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert_eq!(
+        unlocked.expect("the append waited for the head's lock"),
+        [15]
+    );
+
     // At once: twenty writers on each instance.
     let writers: Vec<_> = (0..40)
         .map(|n| tokio::spawn(append(if n % 2 == 0 { &a } else { &b }, 1 + n % 3)))
@@ -319,8 +337,8 @@ async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chai
         seqs.extend(stored);
     }
     seqs.sort_unstable();
-    let last = 13 + seqs.len() as i64;
-    assert_eq!(seqs, (14..=last).collect::<Vec<i64>>());
+    let last = 15 + seqs.len() as i64;
+    assert_eq!(seqs, (16..=last).collect::<Vec<i64>>());
     assert_eq!(events::head_seq(&a, org.id).await.unwrap(), last);
     let report = events::verify_all(&a).await.unwrap();
     assert!(report.first_break.is_none(), "{:?}", report.first_break);
