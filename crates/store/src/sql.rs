@@ -168,9 +168,18 @@ pub(crate) fn values_rows_from(first: usize, rows: usize, columns: usize) -> Str
 }
 
 /// An `IN (…)` list of the ids, numbered from `$1`, and their values.
+///
+/// The list is padded to a power of two by repeating the last id, which matches nothing more.
+/// Each length is a statement of its own to the driver's per-connection cache of prepared
+/// statements (100 on PostgreSQL): a page of orders reading the lines of 1 to 50 orders would
+/// otherwise prepare up to 50 texts of one query and push the others out.
 pub(crate) fn ids_in(ids: &[uuid::Uuid]) -> (String, Vec<Value>) {
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let values = ids.iter().map(|id| Value::text(id.to_string())).collect();
+    let padded = ids.len().max(1).next_power_of_two();
+    let placeholders: Vec<String> = (1..=padded).map(|i| format!("${i}")).collect();
+    let last = ids.last().copied().unwrap_or_default();
+    let values = (0..padded)
+        .map(|i| Value::text(ids.get(i).copied().unwrap_or(last).to_string()))
+        .collect();
     (placeholders.join(", "), values)
 }
 
@@ -310,5 +319,19 @@ mod tests {
         let (placeholders, values) = ids_in(&ids);
         assert_eq!(placeholders, "$1, $2");
         assert_eq!(values[1], Value::text(ids[1].to_string()));
+    }
+
+    #[test]
+    fn id_lists_come_in_few_lengths_and_pad_with_the_last_id() {
+        let ids: Vec<uuid::Uuid> = (0..9).map(|_| uuid::Uuid::now_v7()).collect();
+        let lengths: Vec<usize> = [1, 2, 3, 5, 8, 9]
+            .iter()
+            .map(|&n| ids_in(&ids[..n]).1.len())
+            .collect();
+        assert_eq!(lengths, [1, 2, 4, 8, 8, 16]);
+        let (placeholders, values) = ids_in(&ids[..3]);
+        assert_eq!(placeholders, "$1, $2, $3, $4");
+        assert_eq!(values[2], Value::text(ids[2].to_string()));
+        assert_eq!(values[3], values[2]);
     }
 }
