@@ -289,12 +289,7 @@ async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chai
     assert_eq!(append(&a, 1).await, [11]);
     let url = database.database_url().unwrap();
     let mut other = sqlx::AnyConnection::connect(&url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
-    sqlx::query("SELECT last_seq FROM event_chain_heads WHERE org_id = $1 FOR UPDATE")
-        .bind(org.id.to_string())
-        .execute(&mut other)
-        .await
-        .unwrap();
+    hold_chain_head(&mut other, org.id, "FOR UPDATE").await;
     let waiting = tokio::spawn(append(&a, 1));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
@@ -310,12 +305,7 @@ async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chai
     // the head's other columns, does not hold the append up. (a's hint was stale at 12 and
     // is good again after its next append.)
     assert_eq!(append(&a, 1).await, [14]);
-    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
-    sqlx::query("SELECT 1 FROM event_chain_heads WHERE org_id = $1 FOR KEY SHARE")
-        .bind(org.id.to_string())
-        .execute(&mut other)
-        .await
-        .unwrap();
+    hold_chain_head(&mut other, org.id, "FOR KEY SHARE").await;
     let unlocked = tokio::time::timeout(Duration::from_secs(10), append(&a, 1)).await;
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     assert_eq!(
@@ -343,6 +333,22 @@ async fn on_postgresql_two_instances_appending_to_one_organization_keep_one_chai
     let report = events::verify_all(&a).await.unwrap();
     assert!(report.first_break.is_none(), "{:?}", report.first_break);
     assert_eq!(report.verified, u64::try_from(last).unwrap());
+}
+
+/// Opens a transaction on `connection` that holds the organization's chain head row with
+/// `lock` (`FOR UPDATE`, `FOR KEY SHARE`, …) until it ends.
+async fn hold_chain_head(connection: &mut sqlx::AnyConnection, org: Uuid, lock: &str) {
+    sqlx::query("BEGIN")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "SELECT 1 FROM event_chain_heads WHERE org_id = $1 {lock}"
+    ))
+    .bind(org.to_string())
+    .execute(&mut *connection)
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

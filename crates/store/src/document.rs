@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::db::{Backend, Db};
 use crate::error::{Result, StoreError};
 use crate::organizations::escape_like;
-use crate::sql::{FromColumns, Value, ids_in, query, values_rows_from};
+use crate::sql::{FromColumns, Value, ids_in, query, scope_clause, values_rows_from};
 use crate::tx::Tx;
 
 /// The next number of `doc_type` in the organization, allocated in the caller's transaction
@@ -195,7 +195,7 @@ impl DocumentTables {
             args.push(org.to_string());
             sql.push_str(&format!(" AND org_id = ${}", args.len()));
         }
-        sql.push_str(&self.scope_clause(scope, &mut args));
+        sql.push_str(&scope_clause(scope, self.partner_column, &mut args));
         let mut push = |sql: &mut String, clause: &str, value: String| {
             args.push(value);
             sql.push_str(&clause.replace('?', &format!("${}", args.len())));
@@ -227,24 +227,10 @@ impl DocumentTables {
         Ok(Page::from_overfetch(documents, page, D::id))
     }
 
-    /// The conditions that keep a read inside the scope, and their arguments appended.
-    fn scope_clause(&self, scope: &DataScope, args: &mut Vec<String>) -> String {
-        let mut clause = String::new();
-        if let Some(org) = scope.org_id() {
-            args.push(org.to_string());
-            clause.push_str(&format!(" AND org_id = ${}", args.len()));
-        }
-        if let DataScope::Partner { partner_id, .. } = scope {
-            args.push(partner_id.to_string());
-            clause.push_str(&format!(" AND {} = ${}", self.partner_column, args.len()));
-        }
-        clause
-    }
-
     /// The query for one document the scope can see, and its arguments.
     fn one(&self, scope: &DataScope, id: Uuid) -> (String, Vec<Value>) {
         let mut args = vec![id.to_string()];
-        let clause = self.scope_clause(scope, &mut args);
+        let clause = scope_clause(scope, self.partner_column, &mut args);
         let sql = format!(
             "SELECT {} FROM {} WHERE id = $1{clause}",
             self.header_columns, self.header

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::organizations::escape_like;
-use crate::sql::{Columns, FromColumns, Value, query};
+use crate::sql::{Columns, FromColumns, Value, query, scope_clause};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
@@ -97,25 +97,11 @@ pub async fn get_in(tx: &mut Tx, scope: &DataScope, id: Uuid) -> Result<Partner>
 /// The query for one partner the scope can see, and its arguments.
 fn one(scope: &DataScope, id: Uuid) -> (String, Vec<String>) {
     let mut args = vec![id.to_string()];
-    let clause = scope_clause(scope, &mut args);
+    let clause = scope_clause(scope, "id", &mut args);
     (
         format!("SELECT {COLUMNS} FROM partners WHERE id = $1{clause}"),
         args,
     )
-}
-
-/// The scope as SQL: `(clause, args)` appended to a WHERE.
-fn scope_clause(scope: &DataScope, args: &mut Vec<String>) -> String {
-    let mut clause = String::new();
-    if let Some(org) = scope.org_id() {
-        args.push(org.to_string());
-        clause.push_str(&format!(" AND org_id = ${}", args.len()));
-    }
-    if let DataScope::Partner { partner_id, .. } = scope {
-        args.push(partner_id.to_string());
-        clause.push_str(&format!(" AND id = ${}", args.len()));
-    }
-    clause
 }
 
 /// A page of the partners the scope can see, of `org_id` when given (every organization
@@ -133,7 +119,7 @@ pub async fn list(
         args.push(org_id.to_string());
         sql.push_str(" AND org_id = $1");
     }
-    sql.push_str(&scope_clause(scope, &mut args));
+    sql.push_str(&scope_clause(scope, "id", &mut args));
     let mut push = |sql: &mut String, clause: &str, value: String| {
         args.push(value);
         sql.push_str(&clause.replace('?', &format!("${}", args.len())));

@@ -167,6 +167,27 @@ pub(crate) fn values_rows_from(first: usize, rows: usize, columns: usize) -> Str
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
+/// The conditions that keep a read inside the data scope, appended to a `WHERE`, with their
+/// arguments pushed onto `args`: the organization for INTERNAL actors and, for EXTERNAL ones,
+/// also their partner in `partner_column` (`id` for partners themselves, `vendor_id` or
+/// `customer_id` for a partner's documents).
+pub(crate) fn scope_clause(
+    scope: &steelyard_domain::access::DataScope,
+    partner_column: &str,
+    args: &mut Vec<String>,
+) -> String {
+    let mut clause = String::new();
+    if let Some(org) = scope.org_id() {
+        args.push(org.to_string());
+        clause.push_str(&format!(" AND org_id = ${}", args.len()));
+    }
+    if let steelyard_domain::access::DataScope::Partner { partner_id, .. } = scope {
+        args.push(partner_id.to_string());
+        clause.push_str(&format!(" AND {partner_column} = ${}", args.len()));
+    }
+    clause
+}
+
 /// An `IN (…)` list of the ids, numbered from `$1`, and their values.
 ///
 /// The list is padded to a power of two by repeating the last id, which matches nothing more.

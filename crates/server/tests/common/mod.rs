@@ -146,6 +146,16 @@ impl TestServer {
         response.json().await.unwrap()
     }
 
+    /// The ids of the items of one list page, in the order listed.
+    pub async fn listed_ids(&self, path: &str) -> Vec<String> {
+        let page = self.get_json(path).await;
+        let items = page["items"].as_array().unwrap_or_else(|| panic!("{page}"));
+        items
+            .iter()
+            .map(|item| item["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     pub fn post(&self, path: &str, body: Value) -> RequestBuilder {
         self.request(Method::POST, path).json(&body)
     }
