@@ -17,6 +17,8 @@ use steelyard_store::testing::TestDatabase;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod members;
+
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "Admin-password-2026!";
 
