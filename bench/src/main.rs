@@ -2,6 +2,7 @@
 //! PostgreSQL), runs the selected scenarios, stops it, and prints one table (optionally written
 //! as Markdown for BENCHMARKS.md). See BENCHMARKS.md for what each scenario does.
 
+mod calibrate;
 mod client;
 mod fanout;
 mod load;
@@ -134,6 +135,7 @@ impl Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let started = chrono::Utc::now();
     let open_files = server::raise_open_files_limit();
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -149,7 +151,10 @@ fn main() -> anyhow::Result<()> {
         "server binary: {} (open-files limit {open_files})",
         binary.display()
     );
-    let mut report = Report::default();
+    let mut report = Report {
+        machine_check_before: Some(calibrate::machine_check()),
+        ..Report::default()
+    };
     runtime(Some(cli.client_threads))?.block_on(start_and_http(&cli, &binary, &mut report))?;
     if cli.wants(Scenario::Fanout) {
         let fanout = runtime(None)?.block_on(fanout_scenarios(&cli, &binary, &mut report));
@@ -159,10 +164,11 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
+    report.machine_check_after = Some(calibrate::machine_check());
     let tables = report.markdown();
     println!("\n{tables}");
     if let Some(path) = &cli.markdown {
-        std::fs::write(path, format!("{}\n{tables}", machine_header(&cli)))
+        std::fs::write(path, format!("{}\n{tables}", machine_header(&cli, started)))
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
@@ -412,8 +418,8 @@ async fn startup(binary: &std::path::Path) -> anyhow::Result<StartupRow> {
     Ok(row)
 }
 
-/// Date, machine and command, at the top of a Markdown fragment.
-fn machine_header(cli: &Cli) -> String {
+/// Date the run started, machine and command, at the top of a Markdown fragment.
+fn machine_header(cli: &Cli, started: chrono::DateTime<chrono::Utc>) -> String {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let memory_gib = meminfo
@@ -432,7 +438,7 @@ fn machine_header(cli: &Cli) -> String {
         "Run {} on {cores} cores ({model}), {memory_gib:.1} GiB memory.\n\n\
          Command: `cargo run --release -p steelyard-bench -- {}`\n\n\
          HTTP load generator: {} thread(s); fan-out clients: one per core.\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        started.format("%Y-%m-%d %H:%M UTC"),
         args.join(" "),
         cli.client_threads
     )

@@ -31,6 +31,10 @@ pub struct Report {
     pub fanout: Vec<FanoutResult>,
     pub fanout_skipped: Vec<String>,
     pub startup: Option<StartupRow>,
+    /// The fixed single-core work's time before the first run and after the last
+    /// (`calibrate.rs`): how fast the machine was meanwhile.
+    pub machine_check_before: Option<Duration>,
+    pub machine_check_after: Option<Duration>,
 }
 
 fn pace_text(users: usize, pace: Pace) -> String {
@@ -151,6 +155,15 @@ impl Report {
                  | idle RSS 2 s after ready, MiB | {} |\n",
                 ready.join(", "),
                 rss.join(", ")
+            );
+        }
+        if let (Some(before), Some(after)) = (self.machine_check_before, self.machine_check_after) {
+            let _ = writeln!(
+                out,
+                "\nMachine check (sorting 2 Mi pseudo-random numbers on one core, median of 5; \
+                 lower is faster): {:.0} ms before the runs, {:.0} ms after.",
+                before.as_secs_f64() * 1000.0,
+                after.as_secs_f64() * 1000.0
             );
         }
         out
