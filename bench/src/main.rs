@@ -1,5 +1,5 @@
 //! `steelyard-bench`: builds the server's release binary, starts it on fresh data (SQLite and
-//! PostgreSQL), runs the selected scenarios, stops it, and prints one table (optionally written
+//! PostgreSQL), runs the selected scenarios, stops it, and prints the tables (optionally written
 //! as Markdown for BENCHMARKS.md). See BENCHMARKS.md for what each scenario does.
 
 mod calibrate;

@@ -1,7 +1,7 @@
 //! Roles and scopes over real HTTP: a user's permissions come from their role, the
 //! authorization matrix drives every endpoint with every built-in role, other organizations
-//! stay invisible, partner portal users see only their partner's documents, and custom roles
-//! grant exactly their permissions.
+//! stay invisible, partner portal users need a partner of the organization and act in the
+//! EXTERNAL scope of it, and custom roles grant exactly their permissions.
 
 mod common;
 

@@ -1,5 +1,6 @@
-//! Users of an organization for the access tests: a server whose sign-in limit allows many
-//! sign-ins, members with a role and their tokens, and calls made with a given token.
+//! Users of an organization for access.rs and accounts.rs: a server whose sign-in limit
+//! allows many sign-ins, members with a role and their tokens, a partner of an organization,
+//! and calls made with a given token.
 
 use axum::Router;
 use reqwest::Method;
