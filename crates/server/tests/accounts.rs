@@ -1,6 +1,6 @@
 //! Accounts over real HTTP: disabling a user and locking after wrong passwords take effect at
-//! once, integration tokens hold a subset of permissions and revoke at once, and users switch
-//! between organizations.
+//! once, integration tokens hold a subset of permissions, note their last use at most once a
+//! minute and revoke at once, and users switch between organizations.
 
 mod common;
 
@@ -172,6 +172,18 @@ async fn integration_tokens_hold_a_subset_of_permissions_are_shown_once_and_revo
         !listed.to_string().contains(&secret),
         "the secret is never listed"
     );
+    let first_use = listed["items"][0]["last_used_at"].clone();
+    assert!(first_use.is_string(), "a use is noted: {first_use}");
+    // Noted at most once a minute, so an integration's every request does not write.
+    let organization = format!("/api/v1/organizations/{org_id}");
+    let used_again = call(&server, &secret, Method::GET, &organization, None).await;
+    assert_eq!(used_again.status(), 200);
+    let relisted: Value = call(&server, &manager, Method::GET, "/api/v1/auth/tokens", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(relisted["items"][0]["last_used_at"], first_use);
 
     let too_much = call(
         &server,
