@@ -9,6 +9,7 @@ pub mod account;
 pub mod commodity;
 pub mod csv;
 pub mod department;
+pub mod document;
 pub mod employee;
 pub mod event;
 pub mod ids;

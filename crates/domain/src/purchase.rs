@@ -12,8 +12,6 @@ use crate::organization::StateConflict;
 use crate::tax::{LineTax, OrderTotals};
 use crate::validation::{FieldError, invalid};
 
-pub const MAX_LINES: usize = 500;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PoStatus {
@@ -57,11 +55,6 @@ impl PoStatus {
                 )
             })
     }
-}
-
-/// A document number like `PO-000123`.
-pub fn document_number(prefix: &str, n: i64) -> String {
-    format!("{prefix}-{n:06}")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -300,7 +293,7 @@ mod tests {
         PurchaseOrder {
             id: crate::new_id(),
             organization_id: crate::new_id(),
-            number: document_number("PO", 1),
+            number: crate::document::document_number("PO", 1),
             vendor_id: crate::new_id(),
             status: PoStatus::Draft,
             notes: None,
@@ -313,11 +306,6 @@ mod tests {
             updated_at: Utc::now(),
             confirmed_at: None,
         }
-    }
-
-    #[test]
-    fn numbers_are_zero_padded_per_type() {
-        assert_eq!(document_number("PO", 123), "PO-000123");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::csv::records;
+use crate::document::MAX_LINES;
 use crate::money::{DecimalText, Money, Quantity};
-use crate::purchase::MAX_LINES;
 use crate::text::parse_optional_line;
 use crate::validation::FieldErrors;
 

@@ -285,7 +285,7 @@ mod tests {
         SalesOrder {
             id: crate::new_id(),
             organization_id: crate::new_id(),
-            number: crate::purchase::document_number("SO", 1),
+            number: crate::document::document_number("SO", 1),
             customer_id: crate::new_id(),
             location_id: crate::new_id(),
             status: SoStatus::Draft,

@@ -4,8 +4,8 @@
 //! (a purchase line's unit and standard cost, a sales line's list price).
 
 use steelyard_domain::FieldErrors;
+use steelyard_domain::document::MAX_LINES;
 use steelyard_domain::money::{DecimalText, Money, Quantity};
-use steelyard_domain::purchase::MAX_LINES;
 use steelyard_domain::tax::{LineTax, Tax};
 use uuid::Uuid;
 

@@ -4,13 +4,12 @@
 
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
+use steelyard_domain::document::document_number;
 use steelyard_domain::event::{EventRecord, NewEvent};
 use steelyard_domain::money::Quantity;
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
-use steelyard_domain::purchase::{
-    PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine, document_number,
-};
+use steelyard_domain::purchase::{PoStatus, PurchaseOrder, PurchaseOrderDraft, PurchaseOrderLine};
 use steelyard_domain::record::RecordStatus;
 use steelyard_domain::tax::TaxUse;
 use steelyard_domain::text::parse_optional_line;

@@ -3,12 +3,12 @@
 
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
+use steelyard_domain::document::document_number;
 use steelyard_domain::event::{EventRecord, NewEvent};
 use steelyard_domain::inventory::{LocationKind, MoveKind, line_quantities};
 use steelyard_domain::money::Quantity;
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::partner::PartnerKind;
-use steelyard_domain::purchase::document_number;
 use steelyard_domain::record::RecordStatus;
 use steelyard_domain::sales::{
     SalesOrder, SalesOrderDraft, SalesOrderLine, ShipError, ShipmentDraft, SoStatus,
