@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::members::{call, me, member, server};
+use common::members::{call, me, member, new_user, server};
 use common::problem;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -15,17 +15,7 @@ async fn disabling_a_user_cuts_off_their_tokens_at_once_and_enabling_lets_them_b
     let org = server.create_org("Cutoff").await;
     let org_id = org["id"].as_str().unwrap();
     let email = "leaver@cutoff.example";
-    let created: Value = server
-        .post(
-            "/api/v1/users",
-            json!({"email": email, "role": "sales", "organization_id": org_id}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = new_user(&server, &org["id"], email, "sales").await;
     let password = created["one_time_password"].as_str().unwrap().to_owned();
     let user_id = created["id"].as_str().unwrap().to_owned();
     let token = server.login(email, &password).await;
@@ -81,17 +71,7 @@ async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
     let server = server().await;
     let org = server.create_org("Locked").await;
     let email = "target@locked.example";
-    let created: Value = server
-        .post(
-            "/api/v1/users",
-            json!({"email": email, "role": "sales", "organization_id": org["id"]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = new_user(&server, &org["id"], email, "sales").await;
     let password = created["one_time_password"].as_str().unwrap();
     let attempt = |pw: String| {
         server
@@ -272,28 +252,9 @@ async fn a_user_in_two_organizations_signs_into_either_and_switches_between_them
     let first = server.create_org("First Works").await;
     let second = server.create_org("Second Works").await;
     let email = "dual@works.example";
-    let created: Value = server
-        .post(
-            "/api/v1/users",
-            json!({"email": email, "role": "sales", "organization_id": first["id"]}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = new_user(&server, &first["id"], email, "sales").await;
     let password = created["one_time_password"].as_str().unwrap().to_owned();
-    let added = server
-        .post(
-            "/api/v1/users",
-            json!({"email": email, "role": "purchaser", "organization_id": second["id"]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), 201);
-    let added: Value = added.json().await.unwrap();
+    let added = new_user(&server, &second["id"], email, "purchaser").await;
     assert_eq!(
         (added["id"].clone(), added["one_time_password"].clone()),
         (created["id"].clone(), Value::Null)

@@ -47,6 +47,22 @@ pub async fn member(server: &TestServer, org: &str, role: &str, email: &str) -> 
     )
 }
 
+/// A user of the organization `org` (its id, as JSON) with `role`, added by the administrator;
+/// the answer's body, which holds the user's id and one-time password (or none, for an
+/// account that already existed).
+pub async fn new_user(server: &TestServer, org: &Value, email: &str, role: &str) -> Value {
+    let response = server
+        .post(
+            "/api/v1/users",
+            json!({"email": email, "role": role, "organization_id": org}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{email} as {role}");
+    response.json().await.unwrap()
+}
+
 /// A new partner of `org`, created by the administrator working in it.
 pub async fn partner_in(server: &TestServer, org: &str) -> String {
     let switched: Value = server
