@@ -344,6 +344,10 @@ pub async fn set_user_enabled(app: &App, ctx: &Ctx, user_id: Uuid, enabled: bool
     }
     let status = if enabled { "active" } else { "disabled" };
     if user.status == status {
+        if !enabled {
+            // Disabled by another request, whose commit may still be settling.
+            sessions::settle_closes(app.db.backend()).await;
+        }
         return Ok(User::from(&user));
     }
     let mut tx = app.begin(ctx).await?;

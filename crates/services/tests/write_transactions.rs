@@ -10,7 +10,7 @@ use steelyard_domain::event::NewEvent;
 use steelyard_domain::organization::{OrgStatus, Organization};
 use steelyard_store::testing::TestDatabase;
 use steelyard_store::{
-    Backend, Db, Origin, PoolSettings, StoreError, document, events, organizations, sessions, users,
+    Backend, Db, Origin, PoolSettings, StoreError, document, events, organizations, sessions,
 };
 use uuid::Uuid;
 
@@ -355,26 +355,11 @@ async fn hold_chain_head(connection: &mut sqlx::AnyConnection, org: Uuid, lock: 
 async fn on_sqlite_a_logout_whose_request_went_away_still_closes_the_remembered_session() {
     let database = TestDatabase::new().await;
     if database.database_url().is_some() {
-        return; // PostgreSQL reads every session check; nothing is remembered.
+        return; // The group commit this test drives is SQLite's.
     }
     let db = database.connect().await;
-    let (user, session) = (Uuid::now_v7(), Uuid::now_v7());
-    let mut tx = db.begin(origin()).await.unwrap();
-    let row = users::UserRow {
-        id: user,
-        email: "gone@example.com".into(),
-        display_name: "Gone".into(),
-        password_hash: "-".into(),
-        status: "active".into(),
-        is_super_admin: false,
-        version: 1,
-        created_at: steelyard_store::now(),
-    };
-    users::insert(&mut tx, &row).await.unwrap();
-    sessions::create(&mut tx, session, user, None, 3600, "hash")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let (user, session) =
+        steelyard_store::testing::user_with_session(&db, "gone@example.com").await;
     assert!(
         sessions::is_open_for_active_user(&db, session, user)
             .await

@@ -13,6 +13,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 
 use crate::error::{Result, StoreError};
+use crate::open_sessions::OpenSessions;
+use crate::session_notices::SessionNotices;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -152,9 +154,11 @@ pub struct Db {
     /// PostgreSQL only: this instance's queue in front of each organization's serial section
     /// (`serial.rs`).
     pub(crate) serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
-    /// SQLite files only: sessions found open, until the writer commits a change to sessions
-    /// or users (`open_sessions.rs`).
+    /// Sessions found open: on a SQLite file until the writer commits a change to sessions or
+    /// users; on PostgreSQL until this instance hears of one (`open_sessions.rs`).
     pub(crate) open_sessions: Option<std::sync::Arc<crate::open_sessions::OpenSessions>>,
+    /// PostgreSQL only: where this instance hears of closed sessions (`session_notices.rs`).
+    notices: Option<std::sync::Arc<SessionNotices>>,
     backend: Backend,
     max_connections: u32,
 }
@@ -194,7 +198,10 @@ impl Db {
                     inline: None,
                     writer: None,
                     serial: Some(std::sync::Arc::default()),
-                    open_sessions: None,
+                    open_sessions: Some(std::sync::Arc::new(
+                        OpenSessions::heard_through_notifications(),
+                    )),
+                    notices: Some(std::sync::Arc::new(SessionNotices::new(&target.url())?)),
                     backend,
                     max_connections: settings.max_connections,
                 }
@@ -225,6 +232,7 @@ impl Db {
                     writer,
                     serial: None,
                     open_sessions,
+                    notices: None,
                     backend,
                     max_connections: settings.max_connections + 1,
                 }
@@ -241,6 +249,9 @@ impl Db {
     /// (sqlx takes an advisory lock); on SQLite the single writer connection serializes them.
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.write).await?;
+        if self.notices.is_some() {
+            SessionNotices::install(&self.write).await?;
+        }
         Ok(())
     }
 
@@ -312,8 +323,13 @@ impl Db {
     }
 
     /// Starts the background work a long-running server needs from the store: on a SQLite file,
-    /// the WAL checkpoints (`writer.rs`). Commands that open the database briefly skip it.
+    /// the WAL checkpoints (`writer.rs`); on PostgreSQL, hearing of closed sessions
+    /// (`session_notices.rs`), without which no remembered session is trusted. Commands that
+    /// open the database briefly skip it.
     pub fn start_background_work(&self) -> Result<()> {
+        if let (Some(notices), Some(sessions)) = (&self.notices, &self.open_sessions) {
+            notices.start(sessions);
+        }
         match &self.writer {
             Some(writer) => writer.start_checkpoints(),
             None => Ok(()),
@@ -335,6 +351,13 @@ impl Db {
             .execute(&self.write)
             .await?
             .rows_affected())
+    }
+
+    /// How many session checks were answered from memory (`open_sessions.rs`).
+    pub fn sessions_answered_from_memory(&self) -> u64 {
+        self.open_sessions
+            .as_ref()
+            .map_or(0, |sessions| sessions.answered())
     }
 
     /// The pool for reads that need no transaction.

@@ -28,6 +28,7 @@ pub mod products;
 pub mod purchasing;
 pub mod sales;
 mod serial;
+mod session_notices;
 pub mod sessions;
 mod sql;
 #[cfg(feature = "testing")]

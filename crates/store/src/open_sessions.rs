@@ -7,11 +7,17 @@
 //! `users` row, whatever statement made it; the `COMMIT` that carries one moves the generation
 //! on before anyone waiting for that commit is told, including a commit finished for a request
 //! that was dropped meanwhile. An entry remembered under an earlier generation is not trusted
-//! again. PostgreSQL, with several instances on one database, reads every time.
+//! again.
+//!
+//! On PostgreSQL several instances serve one database, so no instance sees every commit. There
+//! the generation moves when this instance hears, through PostgreSQL's notifications, that a
+//! session may have closed anywhere, and remembered sessions are trusted only while the
+//! instance can show that it hears them promptly (`session_notices.rs`, ADR 0009).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use rusqlite::hooks::Action;
@@ -20,6 +26,13 @@ use uuid::Uuid;
 /// At most this many sessions are remembered (about 64 bytes each); a full map starts over.
 const REMEMBERED: usize = 50_000;
 
+/// PostgreSQL: heartbeats go on this long after the last session check, then pause.
+const KEEP_BEATING_FOR: Duration = Duration::from_secs(1);
+
+/// PostgreSQL: remembered sessions are trusted only while this instance has heard, within
+/// this long, a heartbeat it sent after the moment of the check (`session_notices.rs`).
+pub(crate) const TRUST_FOR: Duration = Duration::from_millis(100);
+
 #[derive(Debug, Default)]
 pub(crate) struct OpenSessions {
     /// Moves on after every commit that changed or deleted `sessions` or `users` rows.
@@ -27,6 +40,26 @@ pub(crate) struct OpenSessions {
     /// Set by the writer's hook when such a row changes; cleared by the next commit.
     touched: AtomicBool,
     open: Mutex<HashMap<(Uuid, Uuid), Remembered>>,
+    /// Checks answered from memory so far.
+    answered: AtomicU64,
+    /// PostgreSQL only: the heartbeats this instance heard back (None on SQLite, where the
+    /// writer sees every commit itself).
+    heard: Option<Heard>,
+}
+
+/// When this instance last heard its own heartbeat through PostgreSQL's notifications.
+#[derive(Debug)]
+struct Heard {
+    started: Instant,
+    /// When (microseconds after `started`, plus one; 0 for never) the latest heartbeat heard
+    /// back was sent. Every notification committed before it was sent has been heard.
+    beat_sent_at: AtomicU64,
+    /// When the latest heartbeat was sent successfully (the listener's watchdog).
+    last_sent: AtomicU64,
+    /// When a session check last came in: an idle instance sends no heartbeats.
+    last_checked: AtomicU64,
+    /// Dropped with the sessions: the listener then stops (`session_notices.rs`).
+    stop: tokio::sync::watch::Sender<()>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +70,91 @@ struct Remembered {
 }
 
 impl OpenSessions {
+    /// For PostgreSQL: nothing remembered is trusted until heartbeats are heard
+    /// ([`Self::heard_beat`]).
+    pub(crate) fn heard_through_notifications() -> Self {
+        Self {
+            heard: Some(Heard {
+                started: Instant::now(),
+                beat_sent_at: AtomicU64::new(0),
+                last_sent: AtomicU64::new(0),
+                last_checked: AtomicU64::new(0),
+                stop: tokio::sync::watch::channel(()).0,
+            }),
+            ..Self::default()
+        }
+    }
+
+    /// Now, on the clock heartbeats carry: microseconds since these sessions were created.
+    pub(crate) fn clock(&self) -> u64 {
+        self.heard.as_ref().map_or(0, |heard| {
+            u64::try_from(heard.started.elapsed().as_micros()).unwrap_or(u64::MAX)
+        })
+    }
+
+    /// Changes (to an error) once these sessions are dropped.
+    pub(crate) fn stopped(&self) -> tokio::sync::watch::Receiver<()> {
+        match &self.heard {
+            Some(heard) => heard.stop.subscribe(),
+            None => tokio::sync::watch::channel(()).1,
+        }
+    }
+
+    /// A heartbeat sent at `sent_at` ([`Self::clock`]) came back: every notification
+    /// committed before then has been heard.
+    pub(crate) fn heard_beat(&self, sent_at: u64) {
+        if let Some(heard) = &self.heard {
+            // Never later than now: a bogus time must not make memory trusted for long.
+            let sent_at = sent_at.min(self.clock());
+            heard
+                .beat_sent_at
+                .fetch_max(sent_at.saturating_add(1), Ordering::SeqCst);
+        }
+    }
+
+    /// When the latest heartbeat heard back was sent ([`Self::clock`]; 0 for none).
+    pub(crate) fn beat_heard_at(&self) -> u64 {
+        self.heard.as_ref().map_or(0, |heard| {
+            heard.beat_sent_at.load(Ordering::SeqCst).saturating_sub(1)
+        })
+    }
+
+    /// A heartbeat sent at `sent_at` reached PostgreSQL.
+    pub(crate) fn beat_sent(&self, sent_at: u64) {
+        if let Some(heard) = &self.heard {
+            heard.last_sent.fetch_max(sent_at, Ordering::Relaxed);
+        }
+    }
+
+    /// When the latest heartbeat that reached PostgreSQL was sent.
+    pub(crate) fn beat_sent_at(&self) -> u64 {
+        self.heard
+            .as_ref()
+            .map_or(0, |heard| heard.last_sent.load(Ordering::Relaxed))
+    }
+
+    /// Whether a session check came in within the last [`KEEP_BEATING_FOR`].
+    pub(crate) fn checked_lately(&self) -> bool {
+        let Some(heard) = &self.heard else {
+            return false;
+        };
+        let window = u64::try_from(KEEP_BEATING_FOR.as_micros()).unwrap_or(u64::MAX);
+        self.clock()
+            .saturating_sub(heard.last_checked.load(Ordering::Relaxed))
+            < window
+    }
+
+    /// Whether what is remembered may be trusted at `now` ([`Self::clock`]): always on SQLite;
+    /// on PostgreSQL only if a heartbeat sent at most [`TRUST_FOR`] before `now` came back.
+    fn trusted_at(&self, now: u64) -> bool {
+        let Some(heard) = &self.heard else {
+            return true;
+        };
+        let last = heard.beat_sent_at.load(Ordering::SeqCst);
+        let window = u64::try_from(TRUST_FOR.as_micros()).unwrap_or(u64::MAX);
+        last != 0 && now.saturating_sub(last - 1) <= window
+    }
+
     /// Read before the database, and passed to [`remember`](Self::remember) after it: a change
     /// that commits in between leaves the entry already out of date.
     pub(crate) fn generation(&self) -> u64 {
@@ -46,10 +164,27 @@ impl OpenSessions {
     /// Whether the session was found open, for this user, with nothing closed since, and has
     /// not expired by `now` (microseconds).
     pub(crate) fn is_known_open(&self, session_id: Uuid, user_id: Uuid, now: i64) -> bool {
+        let clock = self.clock();
+        if let Some(heard) = &self.heard {
+            heard.last_checked.store(clock, Ordering::Relaxed);
+        }
+        if !self.trusted_at(clock) {
+            return false;
+        }
         let current = self.generation();
-        self.lock()
+        let known = self
+            .lock()
             .get(&(session_id, user_id))
-            .is_some_and(|entry| entry.generation == current && entry.expires_at > now)
+            .is_some_and(|entry| entry.generation == current && entry.expires_at > now);
+        if known {
+            self.answered.fetch_add(1, Ordering::Relaxed);
+        }
+        known
+    }
+
+    /// How many checks were answered from memory.
+    pub(crate) fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
     }
 
     pub(crate) fn remember(&self, session_id: Uuid, user_id: Uuid, expires_at: i64, seen_at: u64) {
@@ -96,7 +231,9 @@ impl OpenSessions {
         }
     }
 
-    fn something_closed(&self) {
+    /// A session may have closed, or this instance may have missed hearing of it: nothing
+    /// remembered so far is trusted again.
+    pub(crate) fn something_closed(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.lock().clear();
     }
@@ -128,6 +265,44 @@ mod tests {
         sessions.touched.store(true, Ordering::SeqCst);
         sessions.after_commit();
         assert!(!sessions.is_known_open(session, user, 0));
+    }
+
+    #[test]
+    fn on_postgresql_what_is_remembered_is_trusted_only_while_heartbeats_come_back() {
+        let sessions = OpenSessions::heard_through_notifications();
+        let (session, user) = (Uuid::now_v7(), Uuid::now_v7());
+        sessions.remember(session, user, i64::MAX, sessions.generation());
+        assert!(
+            !sessions.is_known_open(session, user, 0),
+            "no heartbeat heard"
+        );
+
+        sessions.heard_beat(sessions.clock());
+        assert!(sessions.is_known_open(session, user, 0));
+
+        let window = u64::try_from(TRUST_FOR.as_micros()).unwrap();
+        let sent = sessions.clock();
+        sessions.heard_beat(sent);
+        assert!(sessions.trusted_at(sent + window));
+        assert!(
+            !sessions.trusted_at(sent + window + 1),
+            "heard too long ago"
+        );
+        sessions.heard_beat(sent / 2);
+        assert!(
+            !sessions.trusted_at(sent + window + 1),
+            "an older heartbeat heard late proves nothing newer"
+        );
+        sessions.heard_beat(u64::MAX);
+        assert!(
+            !sessions.trusted_at(sessions.clock() + window + 1_000),
+            "a heartbeat from the future counts as sent now"
+        );
+
+        sessions.something_closed();
+        sessions.heard_beat(sessions.clock());
+        assert!(!sessions.is_known_open(session, user, 0), "closed");
+        assert!(OpenSessions::default().trusted_at(u64::MAX), "SQLite");
     }
 
     #[test]

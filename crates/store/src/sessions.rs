@@ -112,6 +112,7 @@ pub async fn rotate(tx: &mut Tx, token_hash: &str, new_token_hash: &str) -> Resu
 }
 
 pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
+    tx.closes_sessions();
     query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
@@ -121,8 +122,17 @@ pub async fn revoke(tx: &mut Tx, session_id: Uuid, reason: &str) -> Result<()> {
     Ok(())
 }
 
+/// Waits as long as a commit that closes sessions does before it answers (on PostgreSQL,
+/// `session_notices.rs`): for an answer that relies on a close another request committed.
+pub async fn settle_closes(backend: crate::Backend) {
+    if backend == crate::Backend::Postgres {
+        tokio::time::sleep(crate::session_notices::CLOSE_SETTLES).await;
+    }
+}
+
 /// Revokes every open session of a user; returns how many.
 pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64> {
+    tx.closes_sessions();
     let done = query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL")
         .bind(to_micros(now()))
         .bind(reason)
@@ -134,6 +144,7 @@ pub async fn revoke_all(tx: &mut Tx, user_id: Uuid, reason: &str) -> Result<u64>
 
 /// Revokes every open session of a user but one (the one that asked); returns how many.
 pub async fn revoke_others(tx: &mut Tx, user_id: Uuid, keep: Uuid, reason: &str) -> Result<u64> {
+    tx.closes_sessions();
     let done = query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
     )
@@ -159,8 +170,9 @@ pub async fn set_org(tx: &mut Tx, session_id: Uuid, org_id: Option<Uuid>) -> Res
 /// Whether a session is open and its user active, in one statement: the check every
 /// request with an access token makes.
 ///
-/// On SQLite a session found open is remembered until it expires or a commit closes sessions
-/// or disables users (`open_sessions.rs`, ADR 0008).
+/// A session found open is remembered until it expires or something may have closed it: on
+/// SQLite a commit that closes sessions or disables users (`open_sessions.rs`, ADR 0008); on
+/// PostgreSQL a notification of one, heard in time (`session_notices.rs`, ADR 0009).
 pub async fn is_open_for_active_user(db: &Db, session_id: Uuid, user_id: Uuid) -> Result<bool> {
     let checked_at = to_micros(now());
     if let Some(open) = &db.open_sessions

@@ -116,6 +116,41 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Adds an active user with a session open for an hour: (user id, session id).
+pub async fn user_with_session(db: &Db, email: &str) -> (uuid::Uuid, uuid::Uuid) {
+    let (user, session) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let origin = crate::Origin {
+        actor: "test".into(),
+        request_id: None,
+    };
+    let mut tx = db.begin(origin).await.expect("begin");
+    let row = crate::users::UserRow {
+        id: user,
+        email: email.into(),
+        display_name: email.into(),
+        password_hash: "-".into(),
+        status: "active".into(),
+        is_super_admin: false,
+        version: 1,
+        created_at: crate::now(),
+    };
+    crate::users::insert(&mut tx, &row)
+        .await
+        .expect("insert user");
+    crate::sessions::create(
+        &mut tx,
+        session,
+        user,
+        None,
+        3600,
+        &format!("hash {session}"),
+    )
+    .await
+    .expect("open session");
+    tx.commit().await.expect("commit");
+    (user, session)
+}
+
 /// Runs one raw SQL statement behind the services' back (tests that tamper with stored rows).
 pub async fn execute(db: &Db, sql: &str) {
     db.write_once(sql, &[]).await.expect("raw test SQL");

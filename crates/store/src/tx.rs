@@ -39,6 +39,9 @@ pub struct Tx {
     /// transaction's turn once it entered one (held until it ends; `serial.rs`).
     serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
     turn: Option<crate::serial::Turn>,
+    /// Whether it closes sessions or disables users: on PostgreSQL its commit then answers
+    /// only once every instance has heard of it (`session_notices.rs`).
+    closes_sessions: bool,
 }
 
 /// Where a transaction's statements run.
@@ -69,6 +72,7 @@ impl Db {
             idempotency: None,
             serial: self.serial.clone(),
             turn: None,
+            closes_sessions: false,
         })
     }
 }
@@ -111,6 +115,12 @@ impl Tx {
         self.events.push(event);
     }
 
+    /// Notes that this transaction closes sessions or disables users (the store's functions
+    /// that do either call it).
+    pub(crate) fn closes_sessions(&mut self) {
+        self.closes_sessions = true;
+    }
+
     /// Keeps the response to an `Idempotency-Key`, written with the change it answers.
     pub fn remember_response(&mut self, record: IdempotencyRecord) {
         self.idempotency = Some(record);
@@ -133,7 +143,16 @@ impl Tx {
                     // A transaction that did not move this chain leaves the hint as it was.
                     *turn.last_committed = None;
                 }
-                tx.commit().await?;
+                let committed = tx.commit().await;
+                if self.closes_sessions {
+                    drop(turn.take());
+                    // Other instances trust what they remember only while they hear this
+                    // instance's notifications promptly; after this long they have heard this
+                    // commit's, or trust nothing remembered (ADR 0009). Also after an error:
+                    // the commit may have happened.
+                    crate::sessions::settle_closes(self.backend).await;
+                }
+                committed?;
                 if let (Some(turn), Some(head)) = (&mut turn, head_under_turn) {
                     *turn.last_committed = Some(head);
                 }

@@ -85,6 +85,7 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<UserRow> {
 
 /// Sets a user's status (`active` or `disabled`) if the row is still at `version`.
 pub async fn set_status(tx: &mut Tx, id: Uuid, status: &str, version: i64) -> Result<()> {
+    tx.closes_sessions();
     let done = query("UPDATE users SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4")
         .bind(status)
         .bind(to_micros(crate::time::now()))
