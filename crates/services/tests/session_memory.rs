@@ -150,3 +150,41 @@ async fn an_instance_that_does_not_listen_trusts_nothing_it_remembers() {
     }
     assert_eq!(db.sessions_answered_from_memory(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_was_remembered_before_the_listener_lost_its_connection_is_not_trusted_after() {
+    let database = TestDatabase::new().await;
+    let Some((a, b)) = two_instances(&database).await else {
+        return;
+    };
+    let (user, session) = user_with_session(&a, "lost@example.com").await;
+    until_answered_from_memory(&b, session, user).await;
+
+    // A close whose notification never arrives: the trigger is off for it…
+    let execute = |sql: &'static str| steelyard_store::testing::execute(&a, sql);
+    execute("ALTER TABLE sessions DISABLE TRIGGER steelyard_sessions_closed_v1").await;
+    steelyard_store::testing::execute(
+        &a,
+        &format!("UPDATE sessions SET revoked_at = 1 WHERE id = '{session}'"),
+    )
+    .await;
+    execute("ALTER TABLE sessions ENABLE TRIGGER steelyard_sessions_closed_v1").await;
+    assert!(is_open(&b, session, user).await, "answered from memory");
+    // …as when the listener's connection drops meanwhile.
+    execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .await;
+
+    // Once the listener is back and hears heartbeats again, the old answer is gone.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    until_heard_again(&b).await;
+    assert!(!is_open(&b, session, user).await);
+}
+
+/// Waits until `db` answers checks from memory again (a session of its own).
+async fn until_heard_again(db: &Db) {
+    let (user, session) = user_with_session(db, "probe@example.com").await;
+    until_answered_from_memory(db, session, user).await;
+}

@@ -202,12 +202,13 @@ async fn listen(options: PgConnectOptions, sessions: Weak<OpenSessions>, instanc
 /// a listener connected at `since`.
 async fn deaf(sessions: &OpenSessions, since: u64) {
     let limit = u64::try_from(DEAF_AFTER.as_micros()).unwrap_or(u64::MAX);
+    // Checked first: the listener starts this anew after every notification it hears.
     loop {
-        tokio::time::sleep(DEAF_AFTER / 4).await;
         let heard = sessions.beat_heard_at().max(since);
         if sessions.beat_sent_at().saturating_sub(heard) > limit {
             return;
         }
+        tokio::time::sleep(DEAF_AFTER / 4).await;
     }
 }
 
