@@ -122,14 +122,15 @@ async fn listen(options: PgConnectOptions, sessions: Weak<OpenSessions>, instanc
     let own_beat = format!("beat {instance} ");
     let mut listener: Option<(PgListener, u64)> = None;
     let mut lost = true;
+    // No strong handle is held across a wait, so that dropping the database stops this task.
     loop {
-        let Some(open) = sessions.upgrade() else {
-            return;
-        };
         if listener.is_none() {
             let connected = tokio::select! {
                 _ = stopped.changed() => return,
                 connected = tokio::time::timeout(CONNECT_WITHIN, connect_listener(&options)) => connected,
+            };
+            let Some(open) = sessions.upgrade() else {
+                return;
             };
             match connected {
                 Ok(Ok(connected)) => listener = Some((connected, open.clock())),
@@ -150,13 +151,11 @@ async fn listen(options: PgConnectOptions, sessions: Weak<OpenSessions>, instanc
         // cancel-safe.
         let heard = tokio::select! {
             _ = stopped.changed() => return,
-            () = deaf(&open, since) => {
-                warn_and_forget(&open, "own heartbeats are not heard back");
-                listener = None;
-                lost = true;
-                continue;
-            }
+            () = deaf(&sessions, since) => Err(sqlx::Error::Protocol("own heartbeats are not heard back".into())),
             heard = connected.try_recv() => heard,
+        };
+        let Some(open) = sessions.upgrade() else {
+            return;
         };
         match heard {
             Ok(Some(notification)) => {
@@ -200,14 +199,18 @@ async fn listen(options: PgConnectOptions, sessions: Weak<OpenSessions>, instanc
 
 /// Completes once heartbeats sent successfully for over [`DEAF_AFTER`] have not come back to
 /// a listener connected at `since`.
-async fn deaf(sessions: &OpenSessions, since: u64) {
+async fn deaf(sessions: &Weak<OpenSessions>, since: u64) {
     let limit = u64::try_from(DEAF_AFTER.as_micros()).unwrap_or(u64::MAX);
     // Checked first: the listener starts this anew after every notification it hears.
     loop {
-        let heard = sessions.beat_heard_at().max(since);
-        if sessions.beat_sent_at().saturating_sub(heard) > limit {
+        let Some(open) = sessions.upgrade() else {
+            return;
+        };
+        let heard = open.beat_heard_at().max(since);
+        if open.beat_sent_at().saturating_sub(heard) > limit {
             return;
         }
+        drop(open);
         tokio::time::sleep(DEAF_AFTER / 4).await;
     }
 }
