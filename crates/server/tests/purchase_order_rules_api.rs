@@ -1,0 +1,168 @@
+//! Purchase orders' numbers and lines over real HTTP: automatic numbers skip numbers chosen
+//! by hand, unknown or archived products are refused line by line, an order of the most lines
+//! keeps them in order, and the order list filters by status and vendor.
+
+mod common;
+
+use common::purchasing::{post, setup};
+use common::{assert_stored_lines_in_order, problem};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn automatic_numbers_skip_numbers_chosen_by_hand() {
+    let s = setup().await;
+    let chosen = post(
+        &s.server,
+        "/api/v1/purchase-orders",
+        json!({"vendor_id": s.vendor, "number": "po-000002", "lines": []}),
+    )
+    .await;
+    assert_eq!(chosen["number"], "PO-000002", "numbers are upper-cased");
+    let numbers: Vec<String> = futures::future::join_all((0..2).map(|_| async {
+        post(
+            &s.server,
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "lines": []}),
+        )
+        .await["number"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }))
+    .await;
+    let mut numbers = numbers;
+    numbers.sort();
+    assert_eq!(numbers, ["PO-000001", "PO-000003"]);
+    let duplicate = s
+        .server
+        .post(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "number": "PO-000003",
+                   "lines": [{"product_id": s.bolt, "quantity": "1"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    problem(duplicate, 409).await;
+    // Nothing of the refused order was written: the original keeps its number and no lines.
+    let list = s
+        .server
+        .get_json("/api/v1/purchase-orders?q=PO-000003")
+        .await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(
+        items[0]["lines"],
+        json!([]),
+        "the refused order's line is not kept"
+    );
+}
+
+#[tokio::test]
+async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_line() {
+    let s = setup().await;
+    let old = post(
+        &s.server,
+        "/api/v1/products",
+        json!({"sku": "OLD-1", "name": "Old part"}),
+    )
+    .await;
+    let old = old["id"].as_str().unwrap();
+    post(
+        &s.server,
+        &format!("/api/v1/products/{old}/archive"),
+        json!({}),
+    )
+    .await;
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let bad = s
+        .server
+        .post(
+            "/api/v1/purchase-orders",
+            json!({
+                "vendor_id": s.vendor, "lines": [
+                    {"product_id": unknown, "quantity": "1"},
+                    {"product_id": old, "quantity": "1"},
+                    {"product_id": s.bolt, "quantity": "1"},
+                    {"product_id": s.bolt, "quantity": "2"}
+                ]
+            }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body = problem(bad, 422).await;
+    let errors: Vec<(&str, &str)> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("lines[0].product_id", "unknown"),
+            ("lines[1].product_id", "unknown")
+        ]
+    );
+    let list = s.server.get_json("/api/v1/purchase-orders").await;
+    assert_eq!(list["items"], json!([]));
+}
+
+#[tokio::test]
+async fn an_order_of_the_most_lines_keeps_every_line_in_order() {
+    // 500 lines: more than one multi-row insert holds (100), so every batch is exercised.
+    let s = setup().await;
+    let lines: Vec<Value> = (1..=500)
+        .map(|n| json!({"product_id": s.bolt, "quantity": n.to_string()}))
+        .collect();
+    let po = post(
+        &s.server,
+        "/api/v1/purchase-orders",
+        json!({"vendor_id": s.vendor, "lines": lines}),
+    )
+    .await;
+    let path = format!("/api/v1/purchase-orders/{}", po["id"].as_str().unwrap());
+    assert_stored_lines_in_order(&s.server, &path, &po, 500).await;
+}
+
+#[tokio::test]
+async fn the_order_list_filters_by_status_and_vendor() {
+    let s = setup().await;
+    let other = post(
+        &s.server,
+        "/api/v1/partners",
+        json!({"name": "Baker Metals", "kind": "vendor"}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for vendor in [
+        s.vendor.as_str(),
+        s.vendor.as_str(),
+        other["id"].as_str().unwrap(),
+    ] {
+        let order = post(&s.server, "/api/v1/purchase-orders", json!({
+            "vendor_id": vendor, "lines": [{"product_id": s.bolt, "quantity": "1", "unit_price": "1"}]
+        }))
+        .await;
+        ids.push(order["id"].as_str().unwrap().to_owned());
+    }
+    post(
+        &s.server,
+        &format!("/api/v1/purchase-orders/{}/confirm", ids[1]),
+        json!({}),
+    )
+    .await;
+    let server = &s.server;
+    let listed = |query: String| async move {
+        server
+            .listed_ids(&format!("/api/v1/purchase-orders?{query}"))
+            .await
+    };
+    assert_eq!(listed(format!("vendor_id={}", s.vendor)).await, ids[..2]);
+    assert_eq!(listed("status=confirmed".into()).await, [ids[1].clone()]);
+    assert_eq!(
+        listed(format!("status=draft&vendor_id={}", s.vendor)).await,
+        [ids[0].clone()]
+    );
+}
