@@ -152,18 +152,9 @@ impl Browser {
     }
 }
 
+/// Renames the organization as the server's administrator (`common::ws::rename_org`).
 async fn rename_org(server: &TestServer, org_id: &str, name: &str) {
-    let path = format!("/api/v1/organizations/{org_id}");
-    let current = server.get(&path).send().await.unwrap();
-    let etag = current.headers()["etag"].to_str().unwrap().to_owned();
-    let response = server
-        .request(reqwest::Method::PATCH, &path)
-        .header("if-match", etag)
-        .json(&json!({"name": name}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    common::ws::rename_org(server, &server.token, org_id, name).await;
 }
 
 async fn org_of(server: &TestServer) -> String {
