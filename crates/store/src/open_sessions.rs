@@ -29,8 +29,8 @@ const REMEMBERED: usize = 50_000;
 /// PostgreSQL: heartbeats go on this long after the last session check, then pause.
 const KEEP_BEATING_FOR: Duration = Duration::from_secs(1);
 
-/// PostgreSQL: remembered sessions are trusted only while this instance has heard, within
-/// this long, a heartbeat it sent after the moment of the check (`session_notices.rs`).
+/// PostgreSQL: remembered sessions are trusted only while a heartbeat this instance sent at
+/// most this long ago has come back (`session_notices.rs`).
 pub(crate) const TRUST_FOR: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Default)]
