@@ -188,3 +188,27 @@ async fn until_heard_again(db: &Db) {
     let (user, session) = user_with_session(db, "probe@example.com").await;
     until_answered_from_memory(db, session, user).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_finds_the_triggers_disabled_trusts_nothing_it_remembers() {
+    let database = TestDatabase::new().await;
+    if database.database_url().is_none() {
+        return;
+    }
+    let first = database.connect().await;
+    steelyard_store::testing::execute(
+        &first,
+        "ALTER TABLE users DISABLE TRIGGER steelyard_users_closed_v1",
+    )
+    .await;
+    let (user, session) = user_with_session(&first, "untriggered@example.com").await;
+
+    // Started after the triggers were disabled: no close would be heard.
+    let db = database.connect().await;
+    db.start_background_work().unwrap();
+    for _ in 0..20 {
+        assert!(is_open(&db, session, user).await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(db.sessions_answered_from_memory(), 0);
+}

@@ -249,8 +249,8 @@ impl Db {
     /// (sqlx takes an advisory lock); on SQLite the single writer connection serializes them.
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.write).await?;
-        if self.notices.is_some() {
-            SessionNotices::install(&self.write).await?;
+        if let Some(notices) = &self.notices {
+            notices.install(&self.write).await?;
         }
         Ok(())
     }

@@ -14,6 +14,7 @@
 //!   heartbeat recent enough to trust its memory, and reads the database.
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -74,6 +75,9 @@ END $do$;";
 /// Where to listen; kept apart from `Db`'s `Debug`, since the URL may hold a password.
 pub(crate) struct SessionNotices {
     options: PgConnectOptions,
+    /// Whether both triggers were found enabled after the migrations; without them nothing
+    /// remembered is trusted.
+    triggers_on: AtomicBool,
 }
 
 impl std::fmt::Debug for SessionNotices {
@@ -86,17 +90,36 @@ impl SessionNotices {
     pub(crate) fn new(url: &str) -> Result<Self> {
         let options =
             PgConnectOptions::from_str(url)?.log_statements(tracing::log::LevelFilter::Trace);
-        Ok(Self { options })
+        Ok(Self {
+            options,
+            triggers_on: AtomicBool::new(false),
+        })
     }
 
-    /// Creates or replaces the triggers (after the migrations, on every start).
-    pub(crate) async fn install(pool: &AnyPool) -> Result<()> {
+    /// Creates the triggers unless they exist (after the migrations, on every start), and
+    /// notes whether both are enabled: a restore with `--disable-triggers` or an `ALTER TABLE
+    /// … DISABLE TRIGGER` would leave closes unheard.
+    pub(crate) async fn install(&self, pool: &AnyPool) -> Result<()> {
         sqlx::raw_sql(TRIGGERS).execute(pool).await?;
+        let (enabled,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM pg_trigger WHERE tgenabled <> 'D' \
+             AND tgname IN ('steelyard_sessions_closed_v1', 'steelyard_users_closed_v1')",
+        )
+        .fetch_one(pool)
+        .await?;
+        self.triggers_on.store(enabled == 2, Ordering::SeqCst);
         Ok(())
     }
 
-    /// Starts the listener and the heartbeats; both end once `sessions` is dropped.
+    /// Starts the listener and the heartbeats; both end once `sessions` is dropped. Without
+    /// the triggers it starts nothing, and every session check reads the database.
     pub(crate) fn start(&self, sessions: &Arc<OpenSessions>) {
+        if !self.triggers_on.load(Ordering::SeqCst) {
+            tracing::warn!(
+                "the triggers that announce closed sessions are missing or disabled: every session check reads the database"
+            );
+            return;
+        }
         let instance = uuid::Uuid::now_v7().simple().to_string();
         tokio::spawn(listen(
             self.options.clone(),
