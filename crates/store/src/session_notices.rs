@@ -38,39 +38,49 @@ pub(crate) const CLOSE_SETTLES: Duration = TRUST_FOR.saturating_add(Duration::fr
 /// How long the listener and the heartbeats wait after a failure before they connect again,
 /// and the longest a heartbeat may take.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// How long the listener waits after its connection dropped before `try_recv` connects again.
+/// How long the listener waits after its connection dropped before it reads again.
 const RECONNECT_AFTER: Duration = Duration::from_millis(100);
 /// The longest a connection may take.
 const CONNECT_WITHIN: Duration = Duration::from_secs(5);
 /// A listener that has not heard heartbeats sent successfully for this long is replaced.
 const DEAF_AFTER: Duration = Duration::from_secs(2);
 
-/// The triggers, created once. Statement triggers: they fire once per statement, and
-/// `UPDATE OF` only for statements that set a column the session check reads (a failed-login
-/// count or a new password hash leaves remembered sessions alone). One simple query is one
-/// transaction, so the advisory lock keeps instances that start at once from creating them
-/// twice; once they exist nothing is locked but that, so a start never waits for the tables.
-/// A changed definition takes new names (and drops the old ones).
+/// The triggers, each created unless this schema's table has it. Statement triggers: they
+/// fire once per statement, and `UPDATE OF` only for statements that set a column the session
+/// check reads (a failed-login count or a new password hash leaves remembered sessions alone).
+/// One simple query is one transaction, so the advisory lock keeps instances that start at
+/// once from creating them twice; once they exist nothing is locked but that, so a start never
+/// waits for the tables. A changed definition will take new names.
 const TRIGGERS: &str = "\
 SELECT pg_advisory_xact_lock(7461636877);
 DO $do$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'steelyard_sessions_closed_v1') THEN
-        SET LOCAL lock_timeout = '10s';
-        CREATE OR REPLACE FUNCTION steelyard_sessions_closed_v1() RETURNS trigger
-        LANGUAGE plpgsql AS $fn$
-        BEGIN
-            PERFORM pg_notify('steelyard_sessions', 'closed');
-            RETURN NULL;
-        END $fn$;
+    SET LOCAL lock_timeout = '10s';
+    CREATE OR REPLACE FUNCTION steelyard_sessions_closed_v1() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+        PERFORM pg_notify('steelyard_sessions', 'closed');
+        RETURN NULL;
+    END $fn$;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'sessions'::regclass
+                   AND tgname = 'steelyard_sessions_closed_v1') THEN
         CREATE TRIGGER steelyard_sessions_closed_v1
             AFTER UPDATE OF id, user_id, revoked_at, expires_at OR DELETE OR TRUNCATE
             ON sessions FOR EACH STATEMENT EXECUTE FUNCTION steelyard_sessions_closed_v1();
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'users'::regclass
+                   AND tgname = 'steelyard_users_closed_v1') THEN
         CREATE TRIGGER steelyard_users_closed_v1
             AFTER UPDATE OF id, status OR DELETE OR TRUNCATE
             ON users FOR EACH STATEMENT EXECUTE FUNCTION steelyard_sessions_closed_v1();
     END IF;
 END $do$;";
+
+/// Both triggers on this schema's tables, enabled for ordinary sessions (`O`) or always
+/// (`A`): disabled (`D`) or replica-only (`R`) ones fire on no ordinary write.
+const TRIGGERS_ENABLED: &str = "SELECT COUNT(*) FROM pg_trigger WHERE tgenabled IN ('O', 'A') \
+     AND ((tgrelid = 'sessions'::regclass AND tgname = 'steelyard_sessions_closed_v1') \
+       OR (tgrelid = 'users'::regclass AND tgname = 'steelyard_users_closed_v1'))";
 
 /// Where to listen; kept apart from `Db`'s `Debug`, since the URL may hold a password.
 pub(crate) struct SessionNotices {
@@ -101,12 +111,7 @@ impl SessionNotices {
     /// … DISABLE TRIGGER` would leave closes unheard.
     pub(crate) async fn install(&self, pool: &AnyPool) -> Result<()> {
         sqlx::raw_sql(TRIGGERS).execute(pool).await?;
-        let (enabled,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM pg_trigger WHERE tgenabled <> 'D' \
-             AND tgname IN ('steelyard_sessions_closed_v1', 'steelyard_users_closed_v1')",
-        )
-        .fetch_one(pool)
-        .await?;
+        let (enabled,): (i64,) = sqlx::query_as(TRIGGERS_ENABLED).fetch_one(pool).await?;
         self.triggers_on.store(enabled == 2, Ordering::SeqCst);
         Ok(())
     }
@@ -198,7 +203,8 @@ async fn listen(options: PgConnectOptions, sessions: Weak<OpenSessions>, instanc
                     None => open.something_closed(),
                 }
             }
-            // The connection dropped: the next `try_recv` connects again.
+            // The connection dropped; `try_recv` has connected again, or the next one will.
+            // What was sent meanwhile is lost.
             Ok(None) => {
                 open.something_closed();
                 lost = true;
@@ -280,9 +286,11 @@ async fn beat(options: PgConnectOptions, sessions: Weak<OpenSessions>, instance:
         if !open.checked_lately() {
             continue;
         }
+        let sent_at = open.clock();
+        // No strong handle across the wait, so that dropping the database stops this task.
+        drop(open);
         let sent = match connection.as_mut() {
             Some(connection) => {
-                let sent_at = open.clock();
                 let payload = format!("beat {instance} {sent_at}");
                 let notify = sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(CHANNEL)
@@ -290,7 +298,9 @@ async fn beat(options: PgConnectOptions, sessions: Weak<OpenSessions>, instance:
                     .execute(connection);
                 match tokio::time::timeout(RETRY_AFTER, notify).await {
                     Ok(Ok(_)) => {
-                        open.beat_sent(sent_at);
+                        if let Some(open) = sessions.upgrade() {
+                            open.beat_sent(sent_at);
+                        }
                         Ok(())
                     }
                     Ok(Err(error)) => Err(error.to_string()),
@@ -306,7 +316,6 @@ async fn beat(options: PgConnectOptions, sessions: Weak<OpenSessions>, instance:
                 Err(_) => Err("connecting took too long".to_owned()),
             },
         };
-        drop(open);
         if let Err(error) = sent {
             tracing::warn!(%error, "a session heartbeat failed; reading sessions from the database until one is heard");
             connection = None;
