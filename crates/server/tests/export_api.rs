@@ -7,7 +7,7 @@ mod common;
 use std::io::Read;
 
 use common::{TestServer, problem};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -53,16 +53,6 @@ fn open_xlsx(bytes: &[u8]) -> (Vec<String>, String) {
     (names, sheet)
 }
 
-async fn post(server: &TestServer, path: &str, body: Value) -> Value {
-    let response = server.post(path, body).send().await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn an_xlsx_export_is_a_workbook_with_the_filtered_rows_escaped_and_typed() {
     let (server, _) = TestServer::in_org("Export Co").await;
@@ -72,12 +62,12 @@ async fn an_xlsx_export_is_a_workbook_with_the_filtered_rows_escaped_and_typed()
         ("Müller GmbH", "both"),
         ("Only Customer", "customer"),
     ] {
-        post(
-            &server,
-            "/api/v1/partners",
-            json!({"name": name, "kind": kind, "payment_terms_days": 30}),
-        )
-        .await;
+        server
+            .post_json(
+                "/api/v1/partners",
+                json!({"name": name, "kind": kind, "payment_terms_days": 30}),
+            )
+            .await;
     }
     let (content_type, disposition, bytes) =
         export(&server, "/api/v1/partners?kind=vendor", XLSX).await;
@@ -120,76 +110,67 @@ async fn an_xlsx_export_is_a_workbook_with_the_filtered_rows_escaped_and_typed()
 #[tokio::test]
 async fn every_list_answers_csv_and_xlsx() {
     let (server, org) = TestServer::in_org("Lists Co").await;
-    post(
-        &server,
-        "/api/v1/users",
-        json!({"email": "buyer@lists.example", "role": "purchaser", "organization_id": org}),
-    )
-    .await;
-    let vendor = post(
-        &server,
-        "/api/v1/partners",
-        json!({"name": "V", "kind": "both"}),
-    )
-    .await;
-    let product = post(
-        &server,
-        "/api/v1/products",
-        json!({"sku": "P-1", "name": "P"}),
-    )
-    .await;
-    let location = post(
-        &server,
-        "/api/v1/locations",
-        json!({"code": "WH", "name": "W"}),
-    )
-    .await;
-    post(&server, "/api/v1/inventory/adjustments", json!({
+    server
+        .post_json(
+            "/api/v1/users",
+            json!({"email": "buyer@lists.example", "role": "purchaser", "organization_id": org}),
+        )
+        .await;
+    let vendor = server
+        .post_json("/api/v1/partners", json!({"name": "V", "kind": "both"}))
+        .await;
+    let product = server
+        .post_json("/api/v1/products", json!({"sku": "P-1", "name": "P"}))
+        .await;
+    let location = server
+        .post_json("/api/v1/locations", json!({"code": "WH", "name": "W"}))
+        .await;
+    server.post_json("/api/v1/inventory/adjustments", json!({
         "product_id": product["id"], "location_id": location["id"], "quantity": "5", "unit_cost": "1", "reason": "count"
     }))
     .await;
-    post(
-        &server,
-        "/api/v1/purchase-orders",
-        json!({"vendor_id": vendor["id"], "lines": []}),
-    )
-    .await;
-    post(
-        &server,
-        "/api/v1/sales-orders",
-        json!({"customer_id": vendor["id"], "location_id": location["id"], "lines": []}),
-    )
-    .await;
-    post(
-        &server,
-        "/api/v1/auth/tokens",
-        json!({"name": "ci", "permissions": ["product.read"]}),
-    )
-    .await;
-    post(
-        &server,
-        "/api/v1/commodities",
-        json!({"code": "C1", "name": "Cotton", "unit": "kg"}),
-    )
-    .await;
-    post(
-        &server,
-        "/api/v1/taxes",
-        json!({"code": "VAT", "name": "VAT", "rate": "19"}),
-    )
-    .await;
-    let department = post(
-        &server,
-        "/api/v1/departments",
-        json!({"code": "QA", "name": "Quality"}),
-    )
-    .await;
-    post(
-        &server,
-        "/api/v1/employees",
-        json!({"code": "E-1", "name": "Maria Lopez", "department_id": department["id"]}),
-    )
-    .await;
+    server
+        .post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": vendor["id"], "lines": []}),
+        )
+        .await;
+    server
+        .post_json(
+            "/api/v1/sales-orders",
+            json!({"customer_id": vendor["id"], "location_id": location["id"], "lines": []}),
+        )
+        .await;
+    server
+        .post_json(
+            "/api/v1/auth/tokens",
+            json!({"name": "ci", "permissions": ["product.read"]}),
+        )
+        .await;
+    server
+        .post_json(
+            "/api/v1/commodities",
+            json!({"code": "C1", "name": "Cotton", "unit": "kg"}),
+        )
+        .await;
+    server
+        .post_json(
+            "/api/v1/taxes",
+            json!({"code": "VAT", "name": "VAT", "rate": "19"}),
+        )
+        .await;
+    let department = server
+        .post_json(
+            "/api/v1/departments",
+            json!({"code": "QA", "name": "Quality"}),
+        )
+        .await;
+    server
+        .post_json(
+            "/api/v1/employees",
+            json!({"code": "E-1", "name": "Maria Lopez", "department_id": department["id"]}),
+        )
+        .await;
     let lists = [
         ("/api/v1/commodities", "commodities", "id,code"),
         ("/api/v1/taxes", "taxes", "id,code"),
@@ -259,12 +240,9 @@ async fn thousands_of_rows_stream_to_the_last_row_in_both_formats() {
         workers.push(tokio::spawn(async move {
             for i in (worker..ROWS).step_by(6) {
                 let name = format!("Partner {i:05}");
-                post(
-                    &server,
-                    "/api/v1/partners",
-                    json!({"name": name, "kind": "vendor"}),
-                )
-                .await;
+                server
+                    .post_json("/api/v1/partners", json!({"name": name, "kind": "vendor"}))
+                    .await;
             }
         }));
     }

@@ -9,16 +9,6 @@ use common::{TestServer, problem};
 use reqwest::Response;
 use serde_json::{Value, json};
 
-async fn post(server: &TestServer, path: &str, body: Value) -> Value {
-    let response = server.post(path, body).send().await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
-}
-
 struct Shop {
     server: TestServer,
     acme: String,
@@ -32,49 +22,31 @@ async fn shop() -> Shop {
     let (server, _) = TestServer::in_org("Buyer Co").await;
     let id = |v: Value| v["id"].as_str().unwrap().to_owned();
     let vendor = |name: &str, kind: &str| json!({"name": name, "kind": kind});
-    let acme = id(post(
-        &server,
-        "/api/v1/partners",
-        vendor("ACME Bolts Co.", "vendor"),
-    )
-    .await);
-    post(
-        &server,
-        "/api/v1/partners",
-        vendor("Acme Tools GmbH", "both"),
-    )
-    .await;
-    post(
-        &server,
-        "/api/v1/partners",
-        vendor("Acme Bolt Buyers", "customer"),
-    )
-    .await;
+    let acme = id(server
+        .post_json("/api/v1/partners", vendor("ACME Bolts Co.", "vendor"))
+        .await);
+    server
+        .post_json("/api/v1/partners", vendor("Acme Tools GmbH", "both"))
+        .await;
+    server
+        .post_json("/api/v1/partners", vendor("Acme Bolt Buyers", "customer"))
+        .await;
     let product = |sku: &str, name: &str| json!({"sku": sku, "name": name, "standard_cost": "0.10", "purchase_unit": {"unit": "box", "factor": "12"}});
-    let bolt30 = id(post(
-        &server,
-        "/api/v1/products",
-        product("HB-M8X30", "Hex Bolt M8 x 30"),
-    )
-    .await);
-    let bolt40 = id(post(
-        &server,
-        "/api/v1/products",
-        product("HB-M8X40", "Hex Bolt M8 x 40"),
-    )
-    .await);
-    let washer = id(post(
-        &server,
-        "/api/v1/products",
-        json!({"sku": "WSH-M8", "name": "Washer M8"}),
-    )
-    .await);
-    let warehouse = id(post(
-        &server,
-        "/api/v1/locations",
-        json!({"code": "WH1", "name": "Main"}),
-    )
-    .await);
+    let bolt30 = id(server
+        .post_json("/api/v1/products", product("HB-M8X30", "Hex Bolt M8 x 30"))
+        .await);
+    let bolt40 = id(server
+        .post_json("/api/v1/products", product("HB-M8X40", "Hex Bolt M8 x 40"))
+        .await);
+    let washer = id(server
+        .post_json(
+            "/api/v1/products",
+            json!({"sku": "WSH-M8", "name": "Washer M8"}),
+        )
+        .await);
+    let warehouse = id(server
+        .post_json("/api/v1/locations", json!({"code": "WH1", "name": "Main"}))
+        .await);
     Shop {
         server,
         acme,
@@ -265,7 +237,9 @@ async fn a_misspelled_vendor_order_is_previewed_committed_confirmed_and_received
 
     let path = format!("/api/v1/purchase-orders/{}", po["id"].as_str().unwrap());
     assert_eq!(
-        post(&shop.server, &format!("{path}/confirm"), json!({})).await["status"],
+        shop.server
+            .post_json(&format!("{path}/confirm"), json!({}))
+            .await["status"],
         "confirmed"
     );
     let lines: Vec<String> = po["lines"]
@@ -281,15 +255,16 @@ async fn a_misspelled_vendor_order_is_previewed_committed_confirmed_and_received
             .collect();
         json!({"location_id": shop.warehouse, "lines": lines})
     };
-    let partial = post(
-        &shop.server,
-        &format!("{path}/receipts"),
-        receive(vec![(&lines[0], "4")]),
-    )
-    .await;
+    let partial = shop
+        .server
+        .post_json(&format!("{path}/receipts"), receive(vec![(&lines[0], "4")]))
+        .await;
     assert_eq!(partial["status"], "partially_received");
     let rest = receive(vec![(&lines[0], "6"), (&lines[1], "5"), (&lines[2], "100")]);
-    let done = post(&shop.server, &format!("{path}/receipts"), rest).await;
+    let done = shop
+        .server
+        .post_json(&format!("{path}/receipts"), rest)
+        .await;
     assert_eq!(done["status"], "received");
     let stock: Value = shop
         .server
@@ -312,7 +287,10 @@ async fn a_chosen_product_overrides_the_match_and_a_csv_commits_with_id_columns(
     let document = json!({
         "vendor": "acme bolts co", "lines": [{"part": "hex bolt m8x30", "quantity": 2, "product_id": shop.bolt40}]
     });
-    let preview = post(&shop.server, "/api/v1/purchasing/imports", document).await;
+    let preview = shop
+        .server
+        .post_json("/api/v1/purchasing/imports", document)
+        .await;
     assert_eq!(preview["vendor"]["matched"]["stage"], "normalized");
     let line = &preview["lines"][0]["product"];
     assert_eq!(

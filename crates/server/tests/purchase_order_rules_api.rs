@@ -4,27 +4,28 @@
 
 mod common;
 
-use common::purchasing::{post, setup};
+use common::purchasing::setup;
 use common::{assert_stored_lines_in_order, problem};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn automatic_numbers_skip_numbers_chosen_by_hand() {
     let s = setup().await;
-    let chosen = post(
-        &s.server,
-        "/api/v1/purchase-orders",
-        json!({"vendor_id": s.vendor, "number": "po-000002", "lines": []}),
-    )
-    .await;
+    let chosen = s
+        .server
+        .post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "number": "po-000002", "lines": []}),
+        )
+        .await;
     assert_eq!(chosen["number"], "PO-000002", "numbers are upper-cased");
     let numbers: Vec<String> = futures::future::join_all((0..2).map(|_| async {
-        post(
-            &s.server,
-            "/api/v1/purchase-orders",
-            json!({"vendor_id": s.vendor, "lines": []}),
-        )
-        .await["number"]
+        s.server
+            .post_json(
+                "/api/v1/purchase-orders",
+                json!({"vendor_id": s.vendor, "lines": []}),
+            )
+            .await["number"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -61,19 +62,17 @@ async fn automatic_numbers_skip_numbers_chosen_by_hand() {
 #[tokio::test]
 async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_line() {
     let s = setup().await;
-    let old = post(
-        &s.server,
-        "/api/v1/products",
-        json!({"sku": "OLD-1", "name": "Old part"}),
-    )
-    .await;
+    let old = s
+        .server
+        .post_json(
+            "/api/v1/products",
+            json!({"sku": "OLD-1", "name": "Old part"}),
+        )
+        .await;
     let old = old["id"].as_str().unwrap();
-    post(
-        &s.server,
-        &format!("/api/v1/products/{old}/archive"),
-        json!({}),
-    )
-    .await;
+    s.server
+        .post_json(&format!("/api/v1/products/{old}/archive"), json!({}))
+        .await;
     let unknown = uuid::Uuid::now_v7().to_string();
     let bad = s
         .server
@@ -116,12 +115,13 @@ async fn an_order_of_the_most_lines_keeps_every_line_in_order() {
     let lines: Vec<Value> = (1..=500)
         .map(|n| json!({"product_id": s.bolt, "quantity": n.to_string()}))
         .collect();
-    let po = post(
-        &s.server,
-        "/api/v1/purchase-orders",
-        json!({"vendor_id": s.vendor, "lines": lines}),
-    )
-    .await;
+    let po = s
+        .server
+        .post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "lines": lines}),
+        )
+        .await;
     let path = format!("/api/v1/purchase-orders/{}", po["id"].as_str().unwrap());
     assert_stored_lines_in_order(&s.server, &path, &po, 500).await;
 }
@@ -129,30 +129,31 @@ async fn an_order_of_the_most_lines_keeps_every_line_in_order() {
 #[tokio::test]
 async fn the_order_list_filters_by_status_and_vendor() {
     let s = setup().await;
-    let other = post(
-        &s.server,
-        "/api/v1/partners",
-        json!({"name": "Baker Metals", "kind": "vendor"}),
-    )
-    .await;
+    let other = s
+        .server
+        .post_json(
+            "/api/v1/partners",
+            json!({"name": "Baker Metals", "kind": "vendor"}),
+        )
+        .await;
     let mut ids = Vec::new();
     for vendor in [
         s.vendor.as_str(),
         s.vendor.as_str(),
         other["id"].as_str().unwrap(),
     ] {
-        let order = post(&s.server, "/api/v1/purchase-orders", json!({
+        let order = s.server.post_json("/api/v1/purchase-orders", json!({
             "vendor_id": vendor, "lines": [{"product_id": s.bolt, "quantity": "1", "unit_price": "1"}]
         }))
         .await;
         ids.push(order["id"].as_str().unwrap().to_owned());
     }
-    post(
-        &s.server,
-        &format!("/api/v1/purchase-orders/{}/confirm", ids[1]),
-        json!({}),
-    )
-    .await;
+    s.server
+        .post_json(
+            &format!("/api/v1/purchase-orders/{}/confirm", ids[1]),
+            json!({}),
+        )
+        .await;
     let server = &s.server;
     let listed = |query: String| async move {
         server

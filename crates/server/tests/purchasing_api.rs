@@ -8,12 +8,12 @@ use common::problem;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use common::purchasing::{post, setup};
+use common::purchasing::setup;
 
 #[tokio::test]
 async fn an_order_is_numbered_confirmed_received_in_two_parts_and_values_stock_at_its_price() {
     let s = setup().await;
-    let po = post(&s.server, "/api/v1/purchase-orders", json!({
+    let po = s.server.post_json("/api/v1/purchase-orders", json!({
         "vendor_id": s.vendor, "lines": [{"product_id": s.bolt, "quantity": "10", "unit_price": "1.20"}]
     }))
     .await;
@@ -26,12 +26,13 @@ async fn an_order_is_numbered_confirmed_received_in_two_parts_and_values_stock_a
         po["lines"][0]["unit"], "box",
         "the product's purchase unit by default"
     );
-    let second = post(
-        &s.server,
-        "/api/v1/purchase-orders",
-        json!({"vendor_id": s.vendor, "lines": []}),
-    )
-    .await;
+    let second = s
+        .server
+        .post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "lines": []}),
+        )
+        .await;
     assert_eq!(second["number"], "PO-000002");
     let exists: Value = s
         .server
@@ -67,16 +68,19 @@ async fn an_order_is_numbered_confirmed_received_in_two_parts_and_values_stock_a
         .unwrap();
     problem(early, 409).await;
     assert_eq!(
-        post(&s.server, &format!("{path}/confirm"), json!({})).await["status"],
+        s.server
+            .post_json(&format!("{path}/confirm"), json!({}))
+            .await["status"],
         "confirmed"
     );
 
-    let partial = post(
-        &s.server,
-        &format!("{path}/receipts"),
-        json!({"location_id": s.warehouse, "lines": [{"line_id": line, "quantity": "4"}]}),
-    )
-    .await;
+    let partial = s
+        .server
+        .post_json(
+            &format!("{path}/receipts"),
+            json!({"location_id": s.warehouse, "lines": [{"line_id": line, "quantity": "4"}]}),
+        )
+        .await;
     assert_eq!(partial["status"], "partially_received");
     let over = s
         .server
@@ -91,12 +95,13 @@ async fn an_order_is_numbered_confirmed_received_in_two_parts_and_values_stock_a
         problem(over, 422).await["errors"][0]["code"],
         "over_receipt"
     );
-    let done = post(
-        &s.server,
-        &format!("{path}/receipts"),
-        json!({"location_id": s.warehouse, "lines": [{"line_id": line, "quantity": "6"}]}),
-    )
-    .await;
+    let done = s
+        .server
+        .post_json(
+            &format!("{path}/receipts"),
+            json!({"location_id": s.warehouse, "lines": [{"line_id": line, "quantity": "6"}]}),
+        )
+        .await;
     assert_eq!(done["status"], "received");
 
     // 10 boxes of 12 at 1.20 a box: 120 bolts at 0.10 each, worth 12.00.
@@ -128,7 +133,9 @@ async fn an_order_is_numbered_confirmed_received_in_two_parts_and_values_stock_a
         .unwrap();
     assert_eq!(moves["items"][0]["reference"], "PO-000001");
     assert_eq!(
-        post(&s.server, &format!("{path}/close"), json!({})).await["status"],
+        s.server
+            .post_json(&format!("{path}/close"), json!({}))
+            .await["status"],
         "closed"
     );
     let history: Value = s
@@ -161,12 +168,13 @@ async fn an_order_is_numbered_confirmed_received_in_two_parts_and_values_stock_a
 #[tokio::test]
 async fn bad_orders_name_every_field_and_change_nothing() {
     let s = setup().await;
-    let customer = post(
-        &s.server,
-        "/api/v1/partners",
-        json!({"name": "Buyer only", "kind": "customer"}),
-    )
-    .await;
+    let customer = s
+        .server
+        .post_json(
+            "/api/v1/partners",
+            json!({"name": "Buyer only", "kind": "customer"}),
+        )
+        .await;
     let bad = s.server.post("/api/v1/purchase-orders", json!({
         "vendor_id": customer["id"], "lines": [{"product_id": s.bolt, "quantity": "0"}, {"product_id": s.bolt, "quantity": "1", "unit": "kg"}, {}]
     })).send().await.unwrap();
@@ -207,7 +215,7 @@ async fn confirming_above_the_threshold_needs_an_approver() {
                 .await,
         );
     }
-    let big = post(&s.server, "/api/v1/purchase-orders", json!({
+    let big = s.server.post_json("/api/v1/purchase-orders", json!({
         "vendor_id": s.vendor, "lines": [{"product_id": s.bolt, "quantity": "1000", "unit_price": "20"}]
     }))
     .await;
@@ -248,24 +256,27 @@ async fn confirming_above_the_threshold_needs_an_approver() {
 #[tokio::test]
 async fn a_vendor_portal_user_sees_only_its_own_orders() {
     let s = setup().await;
-    let other = post(
-        &s.server,
-        "/api/v1/partners",
-        json!({"name": "Other Vendor", "kind": "vendor"}),
-    )
-    .await;
-    let mine = post(
-        &s.server,
-        "/api/v1/purchase-orders",
-        json!({"vendor_id": s.vendor, "lines": []}),
-    )
-    .await;
-    let theirs = post(
-        &s.server,
-        "/api/v1/purchase-orders",
-        json!({"vendor_id": other["id"], "lines": []}),
-    )
-    .await;
+    let other = s
+        .server
+        .post_json(
+            "/api/v1/partners",
+            json!({"name": "Other Vendor", "kind": "vendor"}),
+        )
+        .await;
+    let mine = s
+        .server
+        .post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "lines": []}),
+        )
+        .await;
+    let theirs = s
+        .server
+        .post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": other["id"], "lines": []}),
+        )
+        .await;
     let created: Value = s.server
         .post("/api/v1/users", json!({"email": "portal@anderson.example", "role": "partner_portal", "partner_id": s.vendor, "organization_id": s.org}))
         .send().await.unwrap().json().await.unwrap();

@@ -7,16 +7,6 @@ mod common;
 use common::{TestServer, assert_stored_lines_in_order, problem};
 use serde_json::{Value, json};
 
-async fn post(server: &TestServer, path: &str, body: Value) -> Value {
-    let response = server.post(path, body).send().await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
-}
-
 struct Shop {
     server: TestServer,
     customer: String,
@@ -26,27 +16,24 @@ struct Shop {
 
 async fn shop(on_hand: &str) -> Shop {
     let (server, _) = TestServer::in_org("Seller Co").await;
-    let customer = post(
-        &server,
-        "/api/v1/partners",
-        json!({"name": "Northwind", "kind": "customer"}),
-    )
-    .await;
-    let product = post(
-        &server,
-        "/api/v1/products",
-        json!({"sku": "SHAFT", "name": "Shaft", "list_price": "42"}),
-    )
-    .await;
-    let warehouse = post(
-        &server,
-        "/api/v1/locations",
-        json!({"code": "WH1", "name": "Main"}),
-    )
-    .await;
+    let customer = server
+        .post_json(
+            "/api/v1/partners",
+            json!({"name": "Northwind", "kind": "customer"}),
+        )
+        .await;
+    let product = server
+        .post_json(
+            "/api/v1/products",
+            json!({"sku": "SHAFT", "name": "Shaft", "list_price": "42"}),
+        )
+        .await;
+    let warehouse = server
+        .post_json("/api/v1/locations", json!({"code": "WH1", "name": "Main"}))
+        .await;
     let product_id = product["id"].as_str().unwrap().to_owned();
     let warehouse_id = warehouse["id"].as_str().unwrap().to_owned();
-    post(&server, "/api/v1/inventory/adjustments", json!({"product_id": product_id, "location_id": warehouse_id, "quantity": on_hand, "unit_cost": "18"})).await;
+    server.post_json("/api/v1/inventory/adjustments", json!({"product_id": product_id, "location_id": warehouse_id, "quantity": on_hand, "unit_cost": "18"})).await;
     Shop {
         customer: customer["id"].as_str().unwrap().into(),
         product: product_id,
@@ -57,7 +44,7 @@ async fn shop(on_hand: &str) -> Shop {
 
 impl Shop {
     async fn order(&self, quantity: &str) -> Value {
-        post(&self.server, "/api/v1/sales-orders", json!({
+        self.server.post_json("/api/v1/sales-orders", json!({
             "customer_id": self.customer, "location_id": self.warehouse, "lines": [{"product_id": self.product, "quantity": quantity}]
         }))
         .await
@@ -92,7 +79,9 @@ async fn confirming_reserves_shipping_takes_stock_out_and_cancelling_releases() 
         (Some("SO-000001"), Some("168.0000"))
     );
     let path = format!("/api/v1/sales-orders/{}", order["id"].as_str().unwrap());
-    post(&shop.server, &format!("{path}/confirm"), json!({})).await;
+    shop.server
+        .post_json(&format!("{path}/confirm"), json!({}))
+        .await;
     assert_eq!(
         shop.stock().await,
         ("10.000000".into(), "6.000000".into()),
@@ -100,12 +89,13 @@ async fn confirming_reserves_shipping_takes_stock_out_and_cancelling_releases() 
     );
 
     let line = order["lines"][0]["id"].as_str().unwrap().to_owned();
-    let partial = post(
-        &shop.server,
-        &format!("{path}/shipments"),
-        json!({"lines": [{"line_id": line, "quantity": "1"}]}),
-    )
-    .await;
+    let partial = shop
+        .server
+        .post_json(
+            &format!("{path}/shipments"),
+            json!({"lines": [{"line_id": line, "quantity": "1"}]}),
+        )
+        .await;
     assert_eq!(partial["status"], "partially_shipped");
     assert_eq!(shop.stock().await, ("9.000000".into(), "6.000000".into()));
     let over = shop
@@ -121,12 +111,13 @@ async fn confirming_reserves_shipping_takes_stock_out_and_cancelling_releases() 
         problem(over, 422).await["errors"][0]["code"],
         "over_shipment"
     );
-    let done = post(
-        &shop.server,
-        &format!("{path}/shipments"),
-        json!({"lines": [{"line_id": line, "quantity": "3"}]}),
-    )
-    .await;
+    let done = shop
+        .server
+        .post_json(
+            &format!("{path}/shipments"),
+            json!({"lines": [{"line_id": line, "quantity": "3"}]}),
+        )
+        .await;
     assert_eq!(done["status"], "shipped");
     assert_eq!(shop.stock().await, ("6.000000".into(), "6.000000".into()));
     let valuation: Value = shop
@@ -142,7 +133,9 @@ async fn confirming_reserves_shipping_takes_stock_out_and_cancelling_releases() 
 
     let second = shop.order("5").await;
     let second_path = format!("/api/v1/sales-orders/{}", second["id"].as_str().unwrap());
-    post(&shop.server, &format!("{second_path}/confirm"), json!({})).await;
+    shop.server
+        .post_json(&format!("{second_path}/confirm"), json!({}))
+        .await;
     assert_eq!(shop.stock().await.1, "1.000000");
     let too_big = shop.order("2").await;
     let refused = shop
@@ -163,7 +156,9 @@ async fn confirming_reserves_shipping_takes_stock_out_and_cancelling_releases() 
         "1.000000",
         "a refused confirmation reserves nothing"
     );
-    post(&shop.server, &format!("{second_path}/cancel"), json!({})).await;
+    shop.server
+        .post_json(&format!("{second_path}/cancel"), json!({}))
+        .await;
     assert_eq!(
         shop.stock().await.1,
         "6.000000",
@@ -203,19 +198,17 @@ async fn fifty_concurrent_confirmations_of_one_unit_with_ten_on_hand_succeed_exa
 #[tokio::test]
 async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_line() {
     let shop = shop("10").await;
-    let old = post(
-        &shop.server,
-        "/api/v1/products",
-        json!({"sku": "OLD-1", "name": "Old part"}),
-    )
-    .await;
+    let old = shop
+        .server
+        .post_json(
+            "/api/v1/products",
+            json!({"sku": "OLD-1", "name": "Old part"}),
+        )
+        .await;
     let old = old["id"].as_str().unwrap();
-    post(
-        &shop.server,
-        &format!("/api/v1/products/{old}/archive"),
-        json!({}),
-    )
-    .await;
+    shop.server
+        .post_json(&format!("/api/v1/products/{old}/archive"), json!({}))
+        .await;
     let unknown = uuid::Uuid::now_v7().to_string();
     let bad = shop
         .server
@@ -266,14 +259,15 @@ async fn an_order_of_many_lines_keeps_every_line_in_order() {
     let lines: Vec<Value> = (1..=150)
         .map(|n| json!({"product_id": shop.product, "quantity": n.to_string()}))
         .collect();
-    let order = post(
-        &shop.server,
-        "/api/v1/sales-orders",
-        json!({
-            "customer_id": shop.customer, "location_id": shop.warehouse, "lines": lines
-        }),
-    )
-    .await;
+    let order = shop
+        .server
+        .post_json(
+            "/api/v1/sales-orders",
+            json!({
+                "customer_id": shop.customer, "location_id": shop.warehouse, "lines": lines
+            }),
+        )
+        .await;
     let path = format!("/api/v1/sales-orders/{}", order["id"].as_str().unwrap());
     assert_stored_lines_in_order(&shop.server, &path, &order, 150).await;
 }
@@ -281,30 +275,31 @@ async fn an_order_of_many_lines_keeps_every_line_in_order() {
 #[tokio::test]
 async fn the_order_list_filters_by_status_and_customer_searches_numbers_and_pages() {
     let shop = shop("100").await;
-    let other = post(
-        &shop.server,
-        "/api/v1/partners",
-        json!({"name": "Contoso", "kind": "customer"}),
-    )
-    .await;
+    let other = shop
+        .server
+        .post_json(
+            "/api/v1/partners",
+            json!({"name": "Contoso", "kind": "customer"}),
+        )
+        .await;
     let other = other["id"].as_str().unwrap();
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(shop.order("1").await["id"].as_str().unwrap().to_owned());
     }
     for _ in 0..2 {
-        let order = post(&shop.server, "/api/v1/sales-orders", json!({
+        let order = shop.server.post_json("/api/v1/sales-orders", json!({
             "customer_id": other, "location_id": shop.warehouse, "lines": [{"product_id": shop.product, "quantity": "2"}]
         }))
         .await;
         ids.push(order["id"].as_str().unwrap().to_owned());
     }
-    post(
-        &shop.server,
-        &format!("/api/v1/sales-orders/{}/confirm", ids[1]),
-        json!({}),
-    )
-    .await;
+    shop.server
+        .post_json(
+            &format!("/api/v1/sales-orders/{}/confirm", ids[1]),
+            json!({}),
+        )
+        .await;
     let server = &shop.server;
     let listed = |query: String| async move {
         server

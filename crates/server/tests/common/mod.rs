@@ -164,6 +164,18 @@ impl TestServer {
         self.request(Method::POST, path).json(&body)
     }
 
+    /// POSTs `body` to `path` as the administrator, expecting success, and returns the JSON
+    /// body.
+    pub async fn post_json(&self, path: &str, body: Value) -> Value {
+        let response = self.post(path, body).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     pub async fn create_org(&self, name: &str) -> Value {
         let response = self
             .post("/api/v1/organizations", json!({"name": name}))

@@ -1,19 +1,9 @@
 //! A buying organization for the purchasing tests: a vendor, a part bought by the box of 12,
 //! and a warehouse.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::TestServer;
-
-pub async fn post(server: &TestServer, path: &str, body: Value) -> Value {
-    let response = server.post(path, body).send().await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
-}
 
 pub struct Setup {
     pub server: TestServer,
@@ -25,22 +15,19 @@ pub struct Setup {
 
 pub async fn setup() -> Setup {
     let (server, org) = TestServer::in_org("Buyer Co").await;
-    let vendor = post(
-        &server,
-        "/api/v1/partners",
-        json!({"name": "Anderson Steel", "kind": "vendor"}),
-    )
-    .await;
-    let bolt = post(&server, "/api/v1/products", json!({
+    let vendor = server
+        .post_json(
+            "/api/v1/partners",
+            json!({"name": "Anderson Steel", "kind": "vendor"}),
+        )
+        .await;
+    let bolt = server.post_json("/api/v1/products", json!({
         "sku": "BOLT-M8", "name": "Bolt", "standard_cost": "0.10", "purchase_unit": {"unit": "box", "factor": "12"}
     }))
     .await;
-    let warehouse = post(
-        &server,
-        "/api/v1/locations",
-        json!({"code": "WH1", "name": "Main"}),
-    )
-    .await;
+    let warehouse = server
+        .post_json("/api/v1/locations", json!({"code": "WH1", "name": "Main"}))
+        .await;
     Setup {
         org,
         vendor: vendor["id"].as_str().unwrap().into(),
