@@ -1,12 +1,26 @@
 //! Purchase orders' numbers and lines over real HTTP: automatic numbers skip numbers chosen
-//! by hand, unknown or archived products are refused line by line, an order of the most lines
-//! keeps them in order, and the order list filters by status and vendor.
+//! by hand, are taken once each by concurrent creates, and keep every digit past six; unknown
+//! or archived products are refused line by line; an order of the most lines keeps them in
+//! order; and the order list filters by status and vendor.
 
 mod common;
 
-use common::purchasing::setup;
+use common::purchasing::{Setup, setup};
 use common::{assert_stored_lines_in_order, problem};
 use serde_json::{Value, json};
+
+/// Creates an order without lines and without a number; the number it got.
+async fn automatic_number(s: &Setup) -> String {
+    s.server
+        .post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "lines": []}),
+        )
+        .await["number"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
 
 #[tokio::test]
 async fn automatic_numbers_skip_numbers_chosen_by_hand() {
@@ -19,19 +33,8 @@ async fn automatic_numbers_skip_numbers_chosen_by_hand() {
         )
         .await;
     assert_eq!(chosen["number"], "PO-000002", "numbers are upper-cased");
-    let numbers: Vec<String> = futures::future::join_all((0..2).map(|_| async {
-        s.server
-            .post_json(
-                "/api/v1/purchase-orders",
-                json!({"vendor_id": s.vendor, "lines": []}),
-            )
-            .await["number"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }))
-    .await;
-    let mut numbers = numbers;
+    let mut numbers: Vec<String> =
+        futures::future::join_all((0..2).map(|_| automatic_number(&s))).await;
     numbers.sort();
     assert_eq!(numbers, ["PO-000001", "PO-000003"]);
     let duplicate = s
@@ -57,6 +60,62 @@ async fn automatic_numbers_skip_numbers_chosen_by_hand() {
         json!([]),
         "the refused order's line is not kept"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_take_every_number_once_and_leave_no_gap() {
+    let s = setup().await;
+    let created = futures::future::join_all((0..24).map(|_| {
+        s.server.post_json(
+            "/api/v1/purchase-orders",
+            json!({"vendor_id": s.vendor, "lines": [{"product_id": s.bolt, "quantity": "1"}]}),
+        )
+    }))
+    .await;
+    let mut numbers: Vec<&str> = created
+        .iter()
+        .map(|order| order["number"].as_str().unwrap())
+        .collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=24).map(|n| format!("PO-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+    // Each order was stored under the number it was answered with, with its line.
+    for order in &created {
+        let stored = s
+            .server
+            .get_json(&format!(
+                "/api/v1/purchase-orders/{}",
+                order["id"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(stored["number"], order["number"]);
+        assert_eq!(stored["lines"].as_array().unwrap().len(), 1, "{stored}");
+    }
+}
+
+#[tokio::test]
+async fn automatic_numbers_past_six_digits_keep_every_digit() {
+    let s = setup().await;
+    let create = || automatic_number(&s);
+    assert_eq!(create().await, "PO-000001");
+    // On PostgreSQL the number is written by SQL in the insert itself; it must read as the
+    // service's own formatting does, on both sides of a million.
+    steelyard_store::testing::execute(
+        &s.server.state.app.db,
+        &format!(
+            "UPDATE document_numbers SET last = 999998 WHERE org_id = '{}' AND doc_type = 'PO'",
+            s.org
+        ),
+    )
+    .await;
+    assert_eq!(create().await, "PO-999999");
+    let past_a_million = create().await;
+    assert_eq!(past_a_million, "PO-1000000");
+    let stored = s
+        .server
+        .get_json(&format!("/api/v1/purchase-orders?q={past_a_million}"))
+        .await;
+    assert_eq!(stored["items"][0]["number"], past_a_million, "{stored}");
 }
 
 #[tokio::test]

@@ -4,7 +4,6 @@
 
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
-use steelyard_domain::document::document_number;
 use steelyard_domain::event::{EventRecord, NewEvent};
 use steelyard_domain::money::Quantity;
 use steelyard_domain::page::{Page, PageRequest};
@@ -175,17 +174,13 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     // Every statement from here to the commit is serial per organization: the counter's row
     // (and then the chain head) stays locked until commit on PostgreSQL, and SQLite's one
     // writer is held throughout. The validating reads above stay out of it.
-    let id = steelyard_domain::new_id();
-    let chosen = number.is_some();
-    let number = match number {
-        Some(number) => number,
-        None => automatic_number(&mut tx, org_id).await?,
-    };
     let now = steelyard_store::now();
+    let chosen = number.is_some();
     let mut po = PurchaseOrder {
-        id,
+        id: steelyard_domain::new_id(),
         organization_id: org_id,
-        number,
+        // An automatic number is set by the insert, which takes it from the counter.
+        number: number.unwrap_or_default(),
         vendor_id: draft.vendor_id.unwrap_or_default(),
         status: PoStatus::Draft,
         notes,
@@ -198,16 +193,15 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         updated_at: now,
         confirmed_at: None,
     };
-    // The unique index checks the number within the insert itself: a lookup before it cost a
-    // round trip in the serial section, and its cached plan could scan every order of the
-    // organization (BENCHMARKS.md, cause 21).
-    while !store::insert(&mut tx, &po).await? {
-        if chosen {
+    if chosen {
+        // The unique index checks the number within the insert itself: a lookup before it
+        // cost a round trip in the serial section, and its cached plan could scan every order
+        // of the organization (BENCHMARKS.md, cause 21).
+        if !store::insert(&mut tx, &po).await? {
             return Err(PurchaseOrder::duplicate(&po));
         }
-        // Someone chose the counter's next number by hand earlier: skip it, so the counter
-        // never gets stuck.
-        po.number = automatic_number(&mut tx, org_id).await?;
+    } else {
+        store::insert_numbered(&mut tx, &mut po).await?;
     }
     tx.record(NewEvent::of_change(
         org_id,
@@ -220,14 +214,6 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     ctx.remember_created(&mut tx, &po)?;
     app.commit(tx).await?;
     Ok(po)
-}
-
-/// The counter's next number, taken inside the transaction (it enters the serial section).
-async fn automatic_number(tx: &mut Tx, org_id: Uuid) -> Result<String> {
-    Ok(document_number(
-        "PO",
-        steelyard_store::document::next_number(tx, org_id, "PO").await?,
-    ))
 }
 
 pub async fn get(app: &App, ctx: &Ctx, id: Uuid) -> Result<PurchaseOrder> {

@@ -3,7 +3,6 @@
 
 use steelyard_domain::FieldErrors;
 use steelyard_domain::access::{DataScope, Permission};
-use steelyard_domain::document::document_number;
 use steelyard_domain::event::{EventRecord, NewEvent};
 use steelyard_domain::inventory::{LocationKind, MoveKind, line_quantities};
 use steelyard_domain::money::Quantity;
@@ -137,15 +136,12 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
     }
     errors.finish()?;
     let mut tx = app.begin(ctx).await?;
-    let number = document_number(
-        "SO",
-        steelyard_store::document::next_number(&mut tx, org_id, "SO").await?,
-    );
     let now = steelyard_store::now();
-    let order = SalesOrder {
+    let mut order = SalesOrder {
         id: steelyard_domain::new_id(),
         organization_id: org_id,
-        number,
+        // Set by the insert, which takes it from the organization's counter.
+        number: String::new(),
         customer_id: draft.customer_id.unwrap_or_default(),
         location_id: draft.location_id.unwrap_or_default(),
         status: SoStatus::Draft,
@@ -158,7 +154,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
         created_at: now,
         updated_at: now,
     };
-    store::insert(&mut tx, &order).await?;
+    store::insert_numbered(&mut tx, &mut order).await?;
     tx.record(NewEvent::of_change(
         org_id,
         AGGREGATE,

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use steelyard_domain::access::DataScope;
+use steelyard_domain::document::document_number;
 use steelyard_domain::page::{Page, PageRequest};
 use uuid::Uuid;
 
@@ -54,52 +55,172 @@ const LINES_PER_INSERT: usize = 100;
 /// `WITH`, and needs none: its statements run inline and cost no round trip.
 pub(crate) async fn insert_with_lines(
     tx: &mut Tx,
-    header: Rows,
+    header: &Rows,
     unique_on: Option<&str>,
-    lines: Rows,
+    lines: &Rows,
 ) -> Result<bool> {
     debug_assert_eq!(header.values.len(), header.width, "one header row");
-    debug_assert_eq!(lines.values.len() % lines.width, 0, "whole line rows");
-    let on_conflict = unique_on
-        .map(|columns| format!(" ON CONFLICT ({columns}) DO NOTHING"))
-        .unwrap_or_default();
     let insert_header = format!(
-        "INSERT INTO {} ({}) VALUES {}{on_conflict}",
+        "INSERT INTO {} ({}) VALUES {}{}",
         header.table,
         header.columns,
-        values_rows_from(1, 1, header.width)
+        values_rows_from(1, 1, header.width),
+        on_conflict(unique_on)
     );
-    let mut chunks = lines.values.chunks(LINES_PER_INSERT * lines.width);
     let inserted = match tx.backend() {
         Backend::Postgres => {
-            let mut sql = format!("WITH header AS ({insert_header} RETURNING 1)");
-            let mut args = header.values;
-            if let Some(chunk) = chunks.next() {
-                sql.push_str(&format!(
-                    ", lines AS (INSERT INTO {} ({}) SELECT * FROM (VALUES {}) AS line \
-                     WHERE EXISTS (SELECT 1 FROM header))",
-                    lines.table,
-                    lines.columns,
-                    values_rows_from(args.len() + 1, chunk.len() / lines.width, lines.width)
-                ));
-                args.extend_from_slice(chunk);
-            }
-            sql.push_str(" SELECT COUNT(*) FROM header");
+            let (sql, args) = with_first_lines(
+                format!("WITH header AS ({insert_header} RETURNING 1)"),
+                header.values.clone(),
+                lines,
+                "SELECT COUNT(*) FROM header",
+            );
             let (count,): (i64,) = query(sql).bind_all(args).fetch_one(tx).await?;
             count == 1
         }
         Backend::Sqlite => {
             query(insert_header)
-                .bind_all(header.values)
+                .bind_all(header.values.iter().cloned())
                 .execute(tx)
                 .await?
                 == 1
         }
     };
-    if !inserted {
-        return Ok(false);
+    if inserted {
+        insert_remaining_lines(tx, lines).await?;
     }
-    for chunk in chunks {
+    Ok(inserted)
+}
+
+/// Inserts a document under the next number of its organization's `doc_type` counter,
+/// written as [`document_number`] (`doc_type` is the prefix) into the header's `number`
+/// column, whose value is the one at `number_column`, and returns that number. A number someone chose by hand earlier is
+/// skipped: `unique_on` refuses it, and the counter moves on to the next.
+///
+/// On PostgreSQL the counter's upsert, the header and its first lines are one statement, the
+/// number formatted in SQL as `document_number` formats it: a round trip fewer in the serial
+/// section, which the counter's row lock holds until the commit (BENCHMARKS.md, cause 31).
+/// On SQLite the upsert and the insert run one after the other, inline.
+pub(crate) async fn insert_with_next_number(
+    tx: &mut Tx,
+    org_id: Uuid,
+    doc_type: &str,
+    header: &mut Rows,
+    number_column: usize,
+    unique_on: &str,
+    lines: &Rows,
+) -> Result<String> {
+    loop {
+        let number = match tx.backend() {
+            Backend::Postgres => {
+                tx.enter_serial_section(org_id).await;
+                let (sql, args) =
+                    numbered_insert(org_id, doc_type, header, number_column, unique_on, lines);
+                let (stored,): (Option<String>,) = query(sql).bind_all(args).fetch_one(tx).await?;
+                if stored.is_some() {
+                    insert_remaining_lines(tx, lines).await?;
+                }
+                stored
+            }
+            Backend::Sqlite => {
+                let number = document_number(doc_type, next_number(tx, org_id, doc_type).await?);
+                header.values[number_column] = Value::text(&number);
+                insert_with_lines(tx, header, Some(unique_on), lines)
+                    .await?
+                    .then_some(number)
+            }
+        };
+        if let Some(number) = number {
+            return Ok(number);
+        }
+    }
+}
+
+/// PostgreSQL's one statement for [`insert_with_next_number`]: the counter's upsert, the header
+/// selected from it with the number in place of the value at `number_column`, and the first
+/// lines; it answers the number stored, or NULL when the header collided on `unique_on`.
+fn numbered_insert(
+    org_id: Uuid,
+    doc_type: &str,
+    header: &Rows,
+    number_column: usize,
+    unique_on: &str,
+    lines: &Rows,
+) -> (String, Vec<Value>) {
+    debug_assert_eq!(
+        header.columns.split(',').nth(number_column).map(str::trim),
+        Some("number")
+    );
+    let mut args = vec![Value::text(org_id.to_string()), Value::text(doc_type)];
+    let mut select = Vec::with_capacity(header.width);
+    for (column, value) in header.values.iter().enumerate() {
+        if column == number_column {
+            // document_number: zero-padded to six digits, all of them past six.
+            select.push(
+                "$2 || '-' || lpad(counter.last::text, greatest(6, length(counter.last::text)), '0')"
+                    .to_owned(),
+            );
+        } else {
+            args.push(value.clone());
+            select.push(format!("${}", args.len()));
+        }
+    }
+    let head = format!(
+        "WITH counter AS (INSERT INTO document_numbers (org_id, doc_type, last) VALUES ($1, $2, 1) \
+         ON CONFLICT (org_id, doc_type) DO UPDATE SET last = document_numbers.last + 1 \
+         RETURNING last), \
+         header AS (INSERT INTO {} ({}) SELECT {} FROM counter{} RETURNING number)",
+        header.table,
+        header.columns,
+        select.join(", "),
+        on_conflict(Some(unique_on))
+    );
+    with_first_lines(head, args, lines, "SELECT (SELECT number FROM header)")
+}
+
+/// ` ON CONFLICT (…) DO NOTHING` on a unique index's columns, or nothing.
+fn on_conflict(unique_on: Option<&str>) -> String {
+    unique_on
+        .map(|columns| format!(" ON CONFLICT ({columns}) DO NOTHING"))
+        .unwrap_or_default()
+}
+
+/// Completes a PostgreSQL statement that starts `WITH header AS (…)`: the first hundred
+/// `lines` are inserted in it only if the header was, and `answer` is its final `SELECT`.
+fn with_first_lines(
+    mut sql: String,
+    mut args: Vec<Value>,
+    lines: &Rows,
+    answer: &str,
+) -> (String, Vec<Value>) {
+    debug_assert_eq!(lines.values.len() % lines.width, 0, "whole line rows");
+    if let Some(chunk) = lines.values.chunks(LINES_PER_INSERT * lines.width).next() {
+        sql.push_str(&format!(
+            ", lines AS (INSERT INTO {} ({}) SELECT * FROM (VALUES {}) AS line \
+             WHERE EXISTS (SELECT 1 FROM header))",
+            lines.table,
+            lines.columns,
+            values_rows_from(args.len() + 1, chunk.len() / lines.width, lines.width)
+        ));
+        args.extend_from_slice(chunk);
+    }
+    sql.push(' ');
+    sql.push_str(answer);
+    (sql, args)
+}
+
+/// The lines an inserted header's statement did not take: on PostgreSQL all but the first
+/// hundred (see [`with_first_lines`]), on SQLite all of them.
+async fn insert_remaining_lines(tx: &mut Tx, lines: &Rows) -> Result<()> {
+    let skip = match tx.backend() {
+        Backend::Postgres => 1,
+        Backend::Sqlite => 0,
+    };
+    for chunk in lines
+        .values
+        .chunks(LINES_PER_INSERT * lines.width)
+        .skip(skip)
+    {
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {}",
             lines.table,
@@ -108,7 +229,7 @@ pub(crate) async fn insert_with_lines(
         );
         query(sql).bind_all(chunk.to_vec()).execute(tx).await?;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Where one kind of document is stored, for reading it back with its lines.

@@ -11,7 +11,9 @@ use steelyard_domain::purchase::{PoStatus, PurchaseOrder, PurchaseOrderLine};
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::document::{DocumentTables, LineOf, Rows, WithLines, insert_with_lines};
+use crate::document::{
+    DocumentTables, LineOf, Rows, WithLines, insert_with_lines, insert_with_next_number,
+};
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::sql::{Columns, FromColumns, Value, query};
@@ -22,6 +24,34 @@ use crate::tx::Tx;
 /// nothing is written and the answer is false. The unique index decides, so two transactions
 /// can never both take a number, and no lookup plan is involved.
 pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<bool> {
+    let (header, lines) = rows(po);
+    insert_with_lines(tx, &header, Some(NUMBER_KEY), &lines).await
+}
+
+/// Inserts the order and its lines under the organization's next automatic number (a number
+/// chosen by hand earlier is skipped), and sets `po.number` to it.
+pub async fn insert_numbered(tx: &mut Tx, po: &mut PurchaseOrder) -> Result<()> {
+    let (mut header, lines) = rows(po);
+    po.number = insert_with_next_number(
+        tx,
+        po.organization_id,
+        "PO",
+        &mut header,
+        NUMBER_COLUMN,
+        NUMBER_KEY,
+        &lines,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The unique index that makes a number one order's, and the number's place among the
+/// header's values in [`rows`].
+const NUMBER_KEY: &str = "org_id, number";
+const NUMBER_COLUMN: usize = 2;
+
+/// The order's header row and line rows.
+fn rows(po: &PurchaseOrder) -> (Rows, Rows) {
     let header = Rows {
         table: "purchase_orders",
         columns: "id, org_id, number, vendor_id, status, notes, total, version, created_at, \
@@ -75,7 +105,7 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<bool> {
             })
             .collect(),
     };
-    insert_with_lines(tx, header, Some("org_id, number"), lines).await
+    (header, lines)
 }
 
 /// Writes the header (status, version, times) and each line's received quantity if the stored

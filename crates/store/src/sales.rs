@@ -10,15 +10,35 @@ use steelyard_domain::sales::{SalesOrder, SalesOrderLine, SoStatus};
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::document::{DocumentTables, LineOf, Rows, WithLines, insert_with_lines};
+use crate::document::{DocumentTables, LineOf, Rows, WithLines, insert_with_next_number};
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
-/// Inserts the order and its lines; its number, from the organization's counter, is unique.
-pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
+/// Inserts the order and its lines under the organization's next sales order number, and sets
+/// `order.number` to it.
+pub async fn insert_numbered(tx: &mut Tx, order: &mut SalesOrder) -> Result<()> {
+    let (mut header, lines) = rows(order);
+    order.number = insert_with_next_number(
+        tx,
+        order.organization_id,
+        "SO",
+        &mut header,
+        NUMBER_COLUMN,
+        "org_id, number",
+        &lines,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The number's place among the header's values in [`rows`].
+const NUMBER_COLUMN: usize = 2;
+
+/// The order's header row and line rows.
+fn rows(order: &SalesOrder) -> (Rows, Rows) {
     let header = Rows {
         table: "sales_orders",
         columns: "id, org_id, number, customer_id, location_id, status, notes, total, version, \
@@ -70,9 +90,7 @@ pub async fn insert(tx: &mut Tx, order: &SalesOrder) -> Result<()> {
             })
             .collect(),
     };
-    // No conflict target: a number already taken is a unique violation, not a skip.
-    insert_with_lines(tx, header, None, lines).await?;
-    Ok(())
+    (header, lines)
 }
 
 /// Writes the header (status, version, times) and each line's shipped quantity if the stored
