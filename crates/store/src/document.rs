@@ -94,8 +94,9 @@ pub(crate) async fn insert_with_lines(
 
 /// Inserts a document under the next number of its organization's `doc_type` counter,
 /// written as [`document_number`] (`doc_type` is the prefix) into the header's `number`
-/// column, whose value is the one at `number_column`, and returns that number. A number someone chose by hand earlier is
-/// skipped: `unique_on` refuses it, and the counter moves on to the next.
+/// column, whose value is the one at `number_column`, and returns that number. A number
+/// someone chose by hand earlier is skipped: `unique_on` refuses it, and the counter moves on
+/// to the next.
 ///
 /// On PostgreSQL the counter's upsert, the header and its first lines are one statement, the
 /// number formatted in SQL as `document_number` formats it: a round trip fewer in the serial
