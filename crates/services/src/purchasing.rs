@@ -171,9 +171,12 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     }
     errors.finish()?;
     let mut tx = app.begin(ctx).await?;
-    // Every statement from here to the commit is serial per organization: the counter's row
-    // (and then the chain head) stays locked until commit on PostgreSQL, and SQLite's one
-    // writer is held throughout. The validating reads above stay out of it.
+    // From here to the commit the organization's orders go one at a time: on PostgreSQL the
+    // instance's turn is held until the commit, and so are the counter's row (for an
+    // automatic number) and the chain head once locked (ADR 0006); SQLite's one writer is
+    // held throughout. So the id and time taken below follow the numbers. The validating
+    // reads above stay out of it.
+    tx.enter_serial_section(org_id).await;
     let now = steelyard_store::now();
     let chosen = number.is_some();
     let mut po = PurchaseOrder {

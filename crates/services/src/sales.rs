@@ -136,6 +136,9 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
     }
     errors.finish()?;
     let mut tx = app.begin(ctx).await?;
+    // Serial from here to the commit, as for purchase orders: the id and time follow the
+    // number.
+    tx.enter_serial_section(org_id).await;
     let now = steelyard_store::now();
     let mut order = SalesOrder {
         id: steelyard_domain::new_id(),

@@ -87,16 +87,20 @@ pub(crate) async fn insert_with_lines(
         }
     };
     if inserted {
-        insert_remaining_lines(tx, lines).await?;
+        let in_first_statement = match tx.backend() {
+            Backend::Postgres => 1,
+            Backend::Sqlite => 0,
+        };
+        insert_remaining_lines(tx, lines, in_first_statement).await?;
     }
     Ok(inserted)
 }
 
-/// Inserts a document under the next number of its organization's `doc_type` counter,
-/// written as [`document_number`] (`doc_type` is the prefix) into the header's `number`
-/// column, whose value is the one at `number_column`, and returns that number. A number
-/// someone chose by hand earlier is skipped: `unique_on` refuses it, and the counter moves on
-/// to the next.
+/// Inserts a document under the next number of its organization's `doc_type` counter and
+/// returns that number, written as [`document_number`] writes it (`doc_type` is the prefix).
+/// The number goes into the header's `number` column, whose value in `header` is the one at
+/// index `number_column`. A number someone chose by hand earlier is skipped: `unique_on`
+/// refuses it, and the counter moves on to the next.
 ///
 /// On PostgreSQL the counter's upsert, the header and its first lines are one statement, the
 /// number formatted in SQL as `document_number` formats it: a round trip fewer in the serial
@@ -111,6 +115,11 @@ pub(crate) async fn insert_with_next_number(
     unique_on: &str,
     lines: &Rows,
 ) -> Result<String> {
+    debug_assert_eq!(
+        header.columns.split(',').nth(number_column).map(str::trim),
+        Some("number")
+    );
+    let mut skipped = 0;
     loop {
         let number = match tx.backend() {
             Backend::Postgres => {
@@ -119,7 +128,7 @@ pub(crate) async fn insert_with_next_number(
                     numbered_insert(org_id, doc_type, header, number_column, unique_on, lines);
                 let (stored,): (Option<String>,) = query(sql).bind_all(args).fetch_one(tx).await?;
                 if stored.is_some() {
-                    insert_remaining_lines(tx, lines).await?;
+                    insert_remaining_lines(tx, lines, 1).await?;
                 }
                 stored
             }
@@ -132,8 +141,14 @@ pub(crate) async fn insert_with_next_number(
             }
         };
         if let Some(number) = number {
+            if skipped > 0 {
+                // One round trip each, inside the serial section: worth knowing about when
+                // many numbers were chosen by hand (an import of old numbers, say).
+                tracing::info!(%org_id, doc_type, skipped, %number, "skipped numbers chosen by hand");
+            }
             return Ok(number);
         }
+        skipped += 1;
     }
 }
 
@@ -148,10 +163,6 @@ fn numbered_insert(
     unique_on: &str,
     lines: &Rows,
 ) -> (String, Vec<Value>) {
-    debug_assert_eq!(
-        header.columns.split(',').nth(number_column).map(str::trim),
-        Some("number")
-    );
     let mut args = vec![Value::text(org_id.to_string()), Value::text(doc_type)];
     let mut select = Vec::with_capacity(header.width);
     for (column, value) in header.values.iter().enumerate() {
@@ -210,17 +221,13 @@ fn with_first_lines(
     (sql, args)
 }
 
-/// The lines an inserted header's statement did not take: on PostgreSQL all but the first
-/// hundred (see [`with_first_lines`]), on SQLite all of them.
-async fn insert_remaining_lines(tx: &mut Tx, lines: &Rows) -> Result<()> {
-    let skip = match tx.backend() {
-        Backend::Postgres => 1,
-        Backend::Sqlite => 0,
-    };
+/// The lines an inserted header's statement did not take: all after its first `already`
+/// hundred (one on PostgreSQL, see [`with_first_lines`]; none on SQLite).
+async fn insert_remaining_lines(tx: &mut Tx, lines: &Rows, already: usize) -> Result<()> {
     for chunk in lines
         .values
         .chunks(LINES_PER_INSERT * lines.width)
-        .skip(skip)
+        .skip(already)
     {
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {}",

@@ -45,9 +45,9 @@ pub async fn insert_numbered(tx: &mut Tx, po: &mut PurchaseOrder) -> Result<()> 
     Ok(())
 }
 
-/// The unique index that makes a number one order's, and the number's place among the
-/// header's values in [`rows`].
+/// The unique index that makes a number one order's.
 const NUMBER_KEY: &str = "org_id, number";
+/// The number's place among the header's values in [`rows`].
 const NUMBER_COLUMN: usize = 2;
 
 /// The order's header row and line rows.

@@ -1,5 +1,5 @@
-//! Sales orders in the database: headers and lines, read through the data scope (a customer
-//! portal user sees only its own orders).
+//! Sales orders in the database: headers and lines under the organization's next number, and
+//! reads through the data scope (a customer portal user sees only its own orders).
 
 use std::sync::LazyLock;
 
@@ -27,13 +27,16 @@ pub async fn insert_numbered(tx: &mut Tx, order: &mut SalesOrder) -> Result<()> 
         "SO",
         &mut header,
         NUMBER_COLUMN,
-        "org_id, number",
+        NUMBER_KEY,
         &lines,
     )
     .await?;
     Ok(())
 }
 
+/// The unique index that makes a number one order's: a number taken already (which only a
+/// hand edit of the table could cause) is skipped.
+const NUMBER_KEY: &str = "org_id, number";
 /// The number's place among the header's values in [`rows`].
 const NUMBER_COLUMN: usize = 2;
 

@@ -313,7 +313,11 @@ impl Tx {
     /// (a document counter, the chain head): on PostgreSQL it waits for the organization's
     /// turn in this instance's queue, and keeps it until the transaction ends. Only the first
     /// call queues; a transaction that already holds a serial row lock must not wait here.
-    pub(crate) async fn enter_serial_section(&mut self, org_id: Uuid) {
+    ///
+    /// The store's functions that lock those rows call it themselves. A service that creates a
+    /// document calls it right after `begin`, before it takes the document's id and time, so
+    /// that on one instance those follow the numbers as SQLite's one writer makes them do.
+    pub async fn enter_serial_section(&mut self, org_id: Uuid) {
         let Some(serial) = self.serial.take() else {
             return;
         };
