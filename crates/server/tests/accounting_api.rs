@@ -4,7 +4,7 @@
 mod common;
 
 use axum::Router;
-use common::{TestServer, problem};
+use common::{TestServer, field_errors, problem};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -349,12 +349,7 @@ async fn sales_orders_total_their_taxed_lines_and_refuse_taxes_that_do_not_apply
         .await
         .unwrap();
     let body = problem(refused, 422).await;
-    let errors: Vec<(&str, &str)> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
-        .collect();
+    let errors = field_errors(&body);
     assert_eq!(
         errors,
         [

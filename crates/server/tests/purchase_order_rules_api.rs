@@ -6,7 +6,7 @@
 mod common;
 
 use common::purchasing::{Setup, setup};
-use common::{assert_stored_lines_in_order, problem};
+use common::{assert_stored_lines_in_order, field_errors, problem};
 use serde_json::{Value, json};
 
 /// Creates an order without lines and without a number; the number it got.
@@ -121,17 +121,7 @@ async fn automatic_numbers_past_six_digits_keep_every_digit() {
 #[tokio::test]
 async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_line() {
     let s = setup().await;
-    let old = s
-        .server
-        .post_json(
-            "/api/v1/products",
-            json!({"sku": "OLD-1", "name": "Old part"}),
-        )
-        .await;
-    let old = old["id"].as_str().unwrap();
-    s.server
-        .post_json(&format!("/api/v1/products/{old}/archive"), json!({}))
-        .await;
+    let old = s.server.archived_product().await;
     let unknown = uuid::Uuid::now_v7().to_string();
     let bad = s
         .server
@@ -150,12 +140,7 @@ async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_lin
         .await
         .unwrap();
     let body = problem(bad, 422).await;
-    let errors: Vec<(&str, &str)> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
-        .collect();
+    let errors = field_errors(&body);
     assert_eq!(
         errors,
         [

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{TestServer, assert_stored_lines_in_order, problem};
+use common::{TestServer, assert_stored_lines_in_order, field_errors, problem};
 use serde_json::{Value, json};
 
 struct Shop {
@@ -198,17 +198,7 @@ async fn fifty_concurrent_confirmations_of_one_unit_with_ten_on_hand_succeed_exa
 #[tokio::test]
 async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_line() {
     let shop = shop("10").await;
-    let old = shop
-        .server
-        .post_json(
-            "/api/v1/products",
-            json!({"sku": "OLD-1", "name": "Old part"}),
-        )
-        .await;
-    let old = old["id"].as_str().unwrap();
-    shop.server
-        .post_json(&format!("/api/v1/products/{old}/archive"), json!({}))
-        .await;
+    let old = shop.server.archived_product().await;
     let unknown = uuid::Uuid::now_v7().to_string();
     let bad = shop
         .server
@@ -227,12 +217,7 @@ async fn lines_naming_an_unknown_or_archived_product_are_refused_each_by_its_lin
         .await
         .unwrap();
     let body = problem(bad, 422).await;
-    let errors: Vec<(&str, &str)> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
-        .collect();
+    let errors = field_errors(&body);
     assert_eq!(
         errors,
         [

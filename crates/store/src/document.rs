@@ -96,11 +96,14 @@ pub(crate) async fn insert_with_lines(
     Ok(inserted)
 }
 
+/// The unique index of every numbered document table: a number is one document's within its
+/// organization.
+pub(crate) const NUMBER_KEY: &str = "org_id, number";
+
 /// Inserts a document under the next number of its organization's `doc_type` counter and
-/// returns that number, written as [`document_number`] writes it (`doc_type` is the prefix).
-/// The number goes into the header's `number` column, whose value in `header` is the one at
-/// index `number_column`. A number someone chose by hand earlier is skipped: `unique_on`
-/// refuses it, and the counter moves on to the next.
+/// returns that number, written as [`document_number`] writes it (`doc_type` is the prefix)
+/// into the header's `number` column. A number someone chose by hand earlier is skipped:
+/// [`NUMBER_KEY`] refuses it, and the counter moves on to the next.
 ///
 /// On PostgreSQL the counter's upsert, the header and its first lines are one statement, the
 /// number formatted in SQL as `document_number` formats it: a round trip fewer in the serial
@@ -111,21 +114,19 @@ pub(crate) async fn insert_with_next_number(
     org_id: Uuid,
     doc_type: &str,
     header: &mut Rows,
-    number_column: usize,
-    unique_on: &str,
     lines: &Rows,
 ) -> Result<String> {
-    debug_assert_eq!(
-        header.columns.split(',').nth(number_column).map(str::trim),
-        Some("number")
-    );
+    let number_column = header
+        .columns
+        .split(',')
+        .position(|column| column.trim() == "number")
+        .ok_or_else(|| StoreError::Corrupt(format!("{} has no number column", header.table)))?;
     let mut skipped = 0;
     loop {
         let number = match tx.backend() {
             Backend::Postgres => {
                 tx.enter_serial_section(org_id).await;
-                let (sql, args) =
-                    numbered_insert(org_id, doc_type, header, number_column, unique_on, lines);
+                let (sql, args) = numbered_insert(org_id, doc_type, header, number_column, lines);
                 let (stored,): (Option<String>,) = query(sql).bind_all(args).fetch_one(tx).await?;
                 if stored.is_some() {
                     insert_remaining_lines(tx, lines, 1).await?;
@@ -135,7 +136,7 @@ pub(crate) async fn insert_with_next_number(
             Backend::Sqlite => {
                 let number = document_number(doc_type, next_number(tx, org_id, doc_type).await?);
                 header.values[number_column] = Value::text(&number);
-                insert_with_lines(tx, header, Some(unique_on), lines)
+                insert_with_lines(tx, header, Some(NUMBER_KEY), lines)
                     .await?
                     .then_some(number)
             }
@@ -154,13 +155,12 @@ pub(crate) async fn insert_with_next_number(
 
 /// PostgreSQL's one statement for [`insert_with_next_number`]: the counter's upsert, the header
 /// selected from it with the number in place of the value at `number_column`, and the first
-/// lines; it answers the number stored, or NULL when the header collided on `unique_on`.
+/// lines; it answers the number stored, or NULL when the header collided on [`NUMBER_KEY`].
 fn numbered_insert(
     org_id: Uuid,
     doc_type: &str,
     header: &Rows,
     number_column: usize,
-    unique_on: &str,
     lines: &Rows,
 ) -> (String, Vec<Value>) {
     let mut args = vec![Value::text(org_id.to_string()), Value::text(doc_type)];
@@ -185,7 +185,7 @@ fn numbered_insert(
         header.table,
         header.columns,
         select.join(", "),
-        on_conflict(Some(unique_on))
+        on_conflict(Some(NUMBER_KEY))
     );
     with_first_lines(head, args, lines, "SELECT (SELECT number FROM header)")
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::document::{
-    DocumentTables, LineOf, Rows, WithLines, insert_with_lines, insert_with_next_number,
+    DocumentTables, LineOf, NUMBER_KEY, Rows, WithLines, insert_with_lines, insert_with_next_number,
 };
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
@@ -32,23 +32,9 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<bool> {
 /// chosen by hand earlier is skipped), and sets `po.number` to it.
 pub async fn insert_numbered(tx: &mut Tx, po: &mut PurchaseOrder) -> Result<()> {
     let (mut header, lines) = rows(po);
-    po.number = insert_with_next_number(
-        tx,
-        po.organization_id,
-        "PO",
-        &mut header,
-        NUMBER_COLUMN,
-        NUMBER_KEY,
-        &lines,
-    )
-    .await?;
+    po.number = insert_with_next_number(tx, po.organization_id, "PO", &mut header, &lines).await?;
     Ok(())
 }
-
-/// The unique index that makes a number one order's.
-const NUMBER_KEY: &str = "org_id, number";
-/// The number's place among the header's values in [`rows`].
-const NUMBER_COLUMN: usize = 2;
 
 /// The order's header row and line rows.
 fn rows(po: &PurchaseOrder) -> (Rows, Rows) {

@@ -21,24 +21,11 @@ use crate::tx::Tx;
 /// `order.number` to it.
 pub async fn insert_numbered(tx: &mut Tx, order: &mut SalesOrder) -> Result<()> {
     let (mut header, lines) = rows(order);
-    order.number = insert_with_next_number(
-        tx,
-        order.organization_id,
-        "SO",
-        &mut header,
-        NUMBER_COLUMN,
-        NUMBER_KEY,
-        &lines,
-    )
-    .await?;
+    // A number found taken (which only a hand edit of the table could cause) is skipped.
+    order.number =
+        insert_with_next_number(tx, order.organization_id, "SO", &mut header, &lines).await?;
     Ok(())
 }
-
-/// The unique index that makes a number one order's: a number taken already (which only a
-/// hand edit of the table could cause) is skipped.
-const NUMBER_KEY: &str = "org_id, number";
-/// The number's place among the header's values in [`rows`].
-const NUMBER_COLUMN: usize = 2;
 
 /// The order's header row and line rows.
 fn rows(order: &SalesOrder) -> (Rows, Rows) {

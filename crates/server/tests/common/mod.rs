@@ -176,6 +176,23 @@ impl TestServer {
         response.json().await.unwrap()
     }
 
+    /// The id of a product made and archived at once (OLD-1), for lines that must refuse it.
+    pub async fn archived_product(&self) -> String {
+        let old = self
+            .post_json(
+                "/api/v1/products",
+                serde_json::json!({"sku": "OLD-1", "name": "Old part"}),
+            )
+            .await;
+        let old = old["id"].as_str().unwrap().to_owned();
+        self.post_json(
+            &format!("/api/v1/products/{old}/archive"),
+            serde_json::json!({}),
+        )
+        .await;
+        old
+    }
+
     pub async fn create_org(&self, name: &str) -> Value {
         let response = self
             .post("/api/v1/organizations", json!({"name": name}))
@@ -256,6 +273,16 @@ pub async fn problem(response: Response, status: u16) -> Value {
         "{body}"
     );
     body
+}
+
+/// A validation problem's errors as (field, code) pairs, in the order given.
+pub fn field_errors(body: &Value) -> Vec<(&str, &str)> {
+    body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {body}"))
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect()
 }
 
 /// Fetches the order at `path` and checks it as stored: `count` lines numbered 1, 2, … with
