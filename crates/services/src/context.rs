@@ -67,6 +67,27 @@ impl Ctx {
         Ok(())
     }
 
+    /// A new document for the store to number, write and commit (`store::purchasing::create`,
+    /// say): `events` builds its events once it has its number, and the 201 answer to this
+    /// request's Idempotency-Key (if any) is kept with it.
+    pub(crate) fn creation<D>(
+        &self,
+        document: D,
+        events: impl Fn(&D) -> Vec<steelyard_domain::event::NewEvent> + Send + Sync + 'static,
+    ) -> Result<steelyard_store::Creation<D>> {
+        let idempotency = match &self.idempotency {
+            // The store sets the body to the numbered document.
+            Some(key) => Some(key.record(&self.actor, 201, &())?),
+            None => None,
+        };
+        Ok(steelyard_store::Creation {
+            document,
+            origin: self.origin(),
+            events: Box::new(events),
+            idempotency,
+        })
+    }
+
     pub(crate) fn origin(&self) -> Origin {
         Origin {
             actor: self.actor.subject.clone(),

@@ -79,4 +79,9 @@ impl App {
         self.bus.publish(&events);
         Ok(events)
     }
+
+    /// Publishes events the store committed itself (a new numbered document's, say).
+    pub(crate) fn publish(&self, events: &[EventRecord]) {
+        self.bus.publish(events);
+    }
 }

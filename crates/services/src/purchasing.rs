@@ -170,20 +170,13 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         errors.add("lines", "out_of_range", "the order total is too large");
     }
     errors.finish()?;
-    let mut tx = app.begin(ctx).await?;
-    // From here to the commit the organization's orders go one at a time: on PostgreSQL the
-    // instance's turn is held until the commit, and so are the counter's row (for an
-    // automatic number) and the chain head once locked (ADR 0006); SQLite's one writer is
-    // held throughout. So the id and time taken below follow the numbers. The validating
-    // reads above stay out of it.
-    tx.enter_serial_section(org_id).await;
     let now = steelyard_store::now();
-    let chosen = number.is_some();
     let mut po = PurchaseOrder {
+        // The store sets an automatic number, and then the id and the times too, so that
+        // they follow the numbers.
         id: steelyard_domain::new_id(),
         organization_id: org_id,
-        // An automatic number is set by the insert, which takes it from the counter.
-        number: number.unwrap_or_default(),
+        number: number.clone().unwrap_or_default(),
         vendor_id: draft.vendor_id.unwrap_or_default(),
         status: PoStatus::Draft,
         notes,
@@ -196,24 +189,35 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         updated_at: now,
         confirmed_at: None,
     };
-    if chosen {
-        // The unique index checks the number within the insert itself: a lookup before it
-        // cost a round trip in the serial section, and its cached plan could scan every order
-        // of the organization (BENCHMARKS.md, cause 21).
-        if !store::insert(&mut tx, &po).await? {
-            return Err(PurchaseOrder::duplicate(&po));
-        }
-    } else {
-        store::insert_numbered(&mut tx, &mut po).await?;
+    let created = move |po: &PurchaseOrder| {
+        vec![NewEvent::of_change(
+            org_id,
+            AGGREGATE,
+            po.id,
+            "purchase_order.created",
+            None,
+            po,
+        )]
+    };
+    if number.is_none() {
+        let (po, events) = store::create(&app.db, ctx.creation(po, created)?).await?;
+        app.publish(&events);
+        return Ok(po);
     }
-    tx.record(NewEvent::of_change(
-        org_id,
-        AGGREGATE,
-        po.id,
-        "purchase_order.created",
-        None,
-        &po,
-    ));
+    let mut tx = app.begin(ctx).await?;
+    // The unique index checks the chosen number within the insert itself: a lookup before it
+    // cost a round trip in the organization's serial section, and its cached plan could scan
+    // every order of the organization (BENCHMARKS.md, cause 21).
+    tx.enter_serial_section(org_id).await;
+    po.id = steelyard_domain::new_id();
+    po.created_at = steelyard_store::now();
+    po.updated_at = po.created_at;
+    if !store::insert(&mut tx, &po).await? {
+        return Err(PurchaseOrder::duplicate(&po));
+    }
+    for event in created(&po) {
+        tx.record(event);
+    }
     ctx.remember_created(&mut tx, &po)?;
     app.commit(tx).await?;
     Ok(po)

@@ -135,15 +135,11 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
         errors.add("lines", "out_of_range", "the order total is too large");
     }
     errors.finish()?;
-    let mut tx = app.begin(ctx).await?;
-    // Serial from here to the commit, as for purchase orders: the id and time follow the
-    // number.
-    tx.enter_serial_section(org_id).await;
     let now = steelyard_store::now();
-    let mut order = SalesOrder {
-        id: steelyard_domain::new_id(),
+    let order = SalesOrder {
+        // The id, the times and the number are the store's to set: they follow the numbers.
+        id: Uuid::nil(),
         organization_id: org_id,
-        // Set by the insert, which takes it from the organization's counter.
         number: String::new(),
         customer_id: draft.customer_id.unwrap_or_default(),
         location_id: draft.location_id.unwrap_or_default(),
@@ -157,17 +153,18 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
         created_at: now,
         updated_at: now,
     };
-    store::insert_numbered(&mut tx, &mut order).await?;
-    tx.record(NewEvent::of_change(
-        org_id,
-        AGGREGATE,
-        order.id,
-        "sales_order.created",
-        None,
-        &order,
-    ));
-    ctx.remember_created(&mut tx, &order)?;
-    app.commit(tx).await?;
+    let creation = ctx.creation(order, move |order| {
+        vec![NewEvent::of_change(
+            org_id,
+            AGGREGATE,
+            order.id,
+            "sales_order.created",
+            None,
+            order,
+        )]
+    })?;
+    let (order, events) = store::create(&app.db, creation).await?;
+    app.publish(&events);
     Ok(order)
 }
 

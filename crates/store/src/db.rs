@@ -154,6 +154,8 @@ pub struct Db {
     /// PostgreSQL only: this instance's queue in front of each organization's serial section
     /// (`serial.rs`).
     pub(crate) serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
+    /// PostgreSQL only: new documents waiting to be written together (`batch.rs`).
+    pub(crate) batches: Option<std::sync::Arc<crate::batch::DocumentBatches>>,
     /// Sessions found open: on a SQLite file until the writer commits a change to sessions or
     /// users; on PostgreSQL until this instance hears of one (`open_sessions.rs`).
     pub(crate) open_sessions: Option<std::sync::Arc<crate::open_sessions::OpenSessions>>,
@@ -198,6 +200,7 @@ impl Db {
                     inline: None,
                     writer: None,
                     serial: Some(std::sync::Arc::default()),
+                    batches: Some(std::sync::Arc::default()),
                     open_sessions: Some(std::sync::Arc::new(
                         OpenSessions::heard_through_notifications(),
                     )),
@@ -231,6 +234,7 @@ impl Db {
                         .map(|path| std::sync::Arc::new(crate::inline::InlineReader::new(&path))),
                     writer,
                     serial: None,
+                    batches: None,
                     open_sessions,
                     notices: None,
                     backend,

@@ -105,10 +105,9 @@ pub(crate) const NUMBER_KEY: &str = "org_id, number";
 /// into the header's `number` column. A number someone chose by hand earlier is skipped:
 /// [`NUMBER_KEY`] refuses it, and the counter moves on to the next.
 ///
-/// On PostgreSQL the counter's upsert, the header and its first lines are one statement, the
-/// number formatted in SQL as `document_number` formats it: a round trip fewer in the serial
-/// section, which the counter's row lock holds until the commit (BENCHMARKS.md, cause 31).
-/// On SQLite the upsert and the insert run one after the other, inline.
+/// This is one document's way, SQLite's, where statements run inline and cost no round trip.
+/// On PostgreSQL new documents take `batch.rs`'s, which numbers and inserts several in one
+/// statement.
 pub(crate) async fn insert_with_next_number(
     tx: &mut Tx,
     org_id: Uuid,
@@ -123,71 +122,18 @@ pub(crate) async fn insert_with_next_number(
         .ok_or_else(|| StoreError::Corrupt(format!("{} has no number column", header.table)))?;
     let mut skipped = 0;
     loop {
-        let number = match tx.backend() {
-            Backend::Postgres => {
-                tx.enter_serial_section(org_id).await;
-                let (sql, args) = numbered_insert(org_id, doc_type, header, number_column, lines);
-                let (stored,): (Option<String>,) = query(sql).bind_all(args).fetch_one(tx).await?;
-                if stored.is_some() {
-                    insert_remaining_lines(tx, lines, 1).await?;
-                }
-                stored
-            }
-            Backend::Sqlite => {
-                let number = document_number(doc_type, next_number(tx, org_id, doc_type).await?);
-                header.values[number_column] = Value::text(&number);
-                insert_with_lines(tx, header, Some(NUMBER_KEY), lines)
-                    .await?
-                    .then_some(number)
-            }
-        };
-        if let Some(number) = number {
+        let number = document_number(doc_type, next_number(tx, org_id, doc_type).await?);
+        header.values[number_column] = Value::text(&number);
+        if insert_with_lines(tx, header, Some(NUMBER_KEY), lines).await? {
             if skipped > 0 {
-                // One round trip each, inside the serial section: worth knowing about when
-                // many numbers were chosen by hand (an import of old numbers, say).
+                // One counter step each: worth knowing about when many numbers were chosen
+                // by hand (an import of old numbers, say).
                 tracing::info!(%org_id, doc_type, skipped, %number, "skipped numbers chosen by hand");
             }
             return Ok(number);
         }
         skipped += 1;
     }
-}
-
-/// PostgreSQL's one statement for [`insert_with_next_number`]: the counter's upsert, the header
-/// selected from it with the number in place of the value at `number_column`, and the first
-/// lines; it answers the number stored, or NULL when the header collided on [`NUMBER_KEY`].
-fn numbered_insert(
-    org_id: Uuid,
-    doc_type: &str,
-    header: &Rows,
-    number_column: usize,
-    lines: &Rows,
-) -> (String, Vec<Value>) {
-    let mut args = vec![Value::text(org_id.to_string()), Value::text(doc_type)];
-    let mut select = Vec::with_capacity(header.width);
-    for (column, value) in header.values.iter().enumerate() {
-        if column == number_column {
-            // document_number: zero-padded to six digits, all of them past six.
-            select.push(
-                "$2 || '-' || lpad(counter.last::text, greatest(6, length(counter.last::text)), '0')"
-                    .to_owned(),
-            );
-        } else {
-            args.push(value.clone());
-            select.push(format!("${}", args.len()));
-        }
-    }
-    let head = format!(
-        "WITH counter AS (INSERT INTO document_numbers (org_id, doc_type, last) VALUES ($1, $2, 1) \
-         ON CONFLICT (org_id, doc_type) DO UPDATE SET last = document_numbers.last + 1 \
-         RETURNING last), \
-         header AS (INSERT INTO {} ({}) SELECT {} FROM counter{} RETURNING number)",
-        header.table,
-        header.columns,
-        select.join(", "),
-        on_conflict(Some(NUMBER_KEY))
-    );
-    with_first_lines(head, args, lines, "SELECT (SELECT number FROM header)")
 }
 
 /// ` ON CONFLICT (…) DO NOTHING` on a unique index's columns, or nothing.

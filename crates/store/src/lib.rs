@@ -11,6 +11,7 @@
 
 pub mod access;
 pub mod api_tokens;
+mod batch;
 mod db;
 pub mod document;
 mod error;
@@ -38,6 +39,7 @@ mod tx;
 pub mod users;
 mod writer;
 
+pub use batch::Creation;
 pub use db::{Backend, Db, DbTarget, MigrationInfo, PoolSettings, PoolStats, redact_url};
 pub use error::StoreError;
 pub use time::now;

@@ -5,15 +5,15 @@ use std::sync::LazyLock;
 
 use sqlx::Row;
 use steelyard_domain::access::DataScope;
+use steelyard_domain::event::EventRecord;
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::purchase::{PoStatus, PurchaseOrder, PurchaseOrderLine};
 use uuid::Uuid;
 
+use crate::batch::{self, Creation, new_document};
 use crate::db::Db;
-use crate::document::{
-    DocumentTables, LineOf, NUMBER_KEY, Rows, WithLines, insert_with_lines, insert_with_next_number,
-};
+use crate::document::{DocumentTables, LineOf, NUMBER_KEY, Rows, WithLines, insert_with_lines};
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::sql::{Columns, FromColumns, Value, query};
@@ -28,13 +28,17 @@ pub async fn insert(tx: &mut Tx, po: &PurchaseOrder) -> Result<bool> {
     insert_with_lines(tx, &header, Some(NUMBER_KEY), &lines).await
 }
 
-/// Inserts the order and its lines under the organization's next automatic number (a number
-/// chosen by hand earlier is skipped), and sets `po.number` to it.
-pub async fn insert_numbered(tx: &mut Tx, po: &mut PurchaseOrder) -> Result<()> {
-    let (mut header, lines) = rows(po);
-    po.number = insert_with_next_number(tx, po.organization_id, "PO", &mut header, &lines).await?;
-    Ok(())
+/// Creates the order under the organization's next automatic purchase order number (a number
+/// someone chose by hand earlier is skipped), with its lines and events, and commits: on
+/// PostgreSQL together with the organization's other new documents waiting (`batch.rs`).
+pub async fn create(
+    db: &Db,
+    creation: Creation<PurchaseOrder>,
+) -> Result<(PurchaseOrder, Vec<EventRecord>)> {
+    batch::create(db, creation).await
 }
+
+new_document!(PurchaseOrder, "PO", rows);
 
 /// The order's header row and line rows.
 fn rows(po: &PurchaseOrder) -> (Rows, Rows) {

@@ -4,28 +4,32 @@
 use std::sync::LazyLock;
 
 use steelyard_domain::access::DataScope;
+use steelyard_domain::event::EventRecord;
 use steelyard_domain::money::{Money, Quantity};
 use steelyard_domain::page::{Page, PageRequest};
 use steelyard_domain::sales::{SalesOrder, SalesOrderLine, SoStatus};
 use uuid::Uuid;
 
+use crate::batch::{self, Creation, new_document};
 use crate::db::Db;
-use crate::document::{DocumentTables, LineOf, Rows, WithLines, insert_with_next_number};
+use crate::document::{DocumentTables, LineOf, Rows, WithLines};
 use crate::error::{Result, StoreError};
 use crate::master_data::{LINE_TAX_COLUMNS, line_tax_from_row, line_tax_values};
 use crate::sql::{Columns, FromColumns, Value, query};
 use crate::time::{from_micros, parse_uuid, to_micros};
 use crate::tx::Tx;
 
-/// Inserts the order and its lines under the organization's next sales order number, and sets
-/// `order.number` to it.
-pub async fn insert_numbered(tx: &mut Tx, order: &mut SalesOrder) -> Result<()> {
-    let (mut header, lines) = rows(order);
-    // A number found taken (which only a hand edit of the table could cause) is skipped.
-    order.number =
-        insert_with_next_number(tx, order.organization_id, "SO", &mut header, &lines).await?;
-    Ok(())
+/// Creates the order under the organization's next automatic sales order number (a number
+/// someone chose by hand earlier is skipped), with its lines and events, and commits: on
+/// PostgreSQL together with the organization's other new documents waiting (`batch.rs`).
+pub async fn create(
+    db: &Db,
+    creation: Creation<SalesOrder>,
+) -> Result<(SalesOrder, Vec<EventRecord>)> {
+    batch::create(db, creation).await
 }
+
+new_document!(SalesOrder, "SO", rows);
 
 /// The order's header row and line rows.
 fn rows(order: &SalesOrder) -> (Rows, Rows) {

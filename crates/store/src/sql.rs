@@ -167,6 +167,63 @@ pub(crate) fn values_rows_from(first: usize, rows: usize, columns: usize) -> Str
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
+/// PostgreSQL: rows passed as one JSON parameter, `$param`, and read back as a table: the
+/// `FROM` item `json_to_recordset($param::json) AS alias(column type, …)` and the parameter's
+/// value. Unlike a `VALUES` list, the statement's text is the same for any number of rows, so
+/// it is prepared once (BENCHMARKS.md, cause 32). `columns` name the values of each row, in
+/// order; their types are the first row's (`Text` is `text`, `Int` is `bigint`).
+pub(crate) fn json_recordset(
+    param: usize,
+    alias: &str,
+    columns: &[&str],
+    rows: &[&[Value]],
+) -> (String, Value) {
+    let mut json = Vec::with_capacity(rows.len() * columns.len() * 24);
+    json.push(b'[');
+    for (r, row) in rows.iter().enumerate() {
+        debug_assert_eq!(row.len(), columns.len(), "one value per column");
+        json.extend_from_slice(if r == 0 { b"{" } else { b",{" });
+        for (c, (column, value)) in columns.iter().zip(row.iter()).enumerate() {
+            if c > 0 {
+                json.push(b',');
+            }
+            // Column names are the store's constants: plain identifiers, nothing to escape.
+            json.push(b'"');
+            json.extend_from_slice(column.as_bytes());
+            json.extend_from_slice(b"\":");
+            match value {
+                Value::Text(Some(text)) => {
+                    serde_json::to_writer(&mut json, text).expect("a string serializes")
+                }
+                Value::Int(Some(number)) => json.extend_from_slice(number.to_string().as_bytes()),
+                Value::Text(None) | Value::Int(None) => json.extend_from_slice(b"null"),
+            }
+        }
+        json.push(b'}');
+    }
+    json.push(b']');
+    let types: Vec<String> = match rows.first() {
+        Some(first) => columns
+            .iter()
+            .zip(first.iter())
+            .map(|(column, value)| match value {
+                Value::Text(_) => format!("{column} text"),
+                Value::Int(_) => format!("{column} bigint"),
+            })
+            .collect(),
+        None => columns
+            .iter()
+            .map(|column| format!("{column} text"))
+            .collect(),
+    };
+    let from = format!(
+        "json_to_recordset(${param}::json) AS {alias}({})",
+        types.join(", ")
+    );
+    let json = String::from_utf8(json).expect("JSON written from strings is UTF-8");
+    (from, Value::Text(Some(json)))
+}
+
 /// The conditions that keep a read inside the data scope, appended to a `WHERE`, with their
 /// arguments pushed onto `args`: the organization for INTERNAL actors and, for EXTERNAL ones,
 /// also their partner in `partner_column` (`id` for partners themselves, `vendor_id` or

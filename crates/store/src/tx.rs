@@ -13,8 +13,8 @@ use crate::group_commit::SqliteTx;
 use crate::idempotency::{self, IdempotencyRecord};
 use crate::serial::ChainHead;
 use crate::sql::{
-    FromColumns, Value, query, sqlite_execute, sqlite_rows, sqlx_query, values_rows,
-    values_rows_from,
+    FromColumns, Value, json_recordset, query, sqlite_execute, sqlite_rows, sqlx_query,
+    values_rows, values_rows_from,
 };
 use crate::time;
 
@@ -33,8 +33,10 @@ pub struct Tx {
     inner: Connection,
     backend: Backend,
     origin: Origin,
-    events: Vec<NewEvent>,
-    idempotency: Option<IdempotencyRecord>,
+    /// Queued events, each with its own origin when it differs from the transaction's (a
+    /// batch of documents from several requests, `batch.rs`).
+    events: Vec<(NewEvent, Option<Origin>)>,
+    idempotency: Vec<IdempotencyRecord>,
     /// PostgreSQL: the instance's queues in front of the serial sections, and this
     /// transaction's turn once it entered one (held until it ends; `serial.rs`).
     serial: Option<std::sync::Arc<crate::serial::SerialQueues>>,
@@ -69,7 +71,7 @@ impl Db {
             backend: self.backend(),
             origin,
             events: Vec::new(),
-            idempotency: None,
+            idempotency: Vec::new(),
             serial: self.serial.clone(),
             turn: None,
             closes_sessions: false,
@@ -112,7 +114,12 @@ impl Tx {
 
     /// Queues an event; it is chained and written at commit, inside this transaction.
     pub fn record(&mut self, event: NewEvent) {
-        self.events.push(event);
+        self.events.push((event, None));
+    }
+
+    /// Queues an event caused by another request than the transaction's own.
+    pub(crate) fn record_for(&mut self, origin: &Origin, event: NewEvent) {
+        self.events.push((event, Some(origin.clone())));
     }
 
     /// Notes that this transaction closes sessions or disables users (the store's functions
@@ -123,7 +130,7 @@ impl Tx {
 
     /// Keeps the response to an `Idempotency-Key`, written with the change it answers.
     pub fn remember_response(&mut self, record: IdempotencyRecord) {
-        self.idempotency = Some(record);
+        self.idempotency.push(record);
     }
 
     /// Appends the queued events to their organizations' chains and commits. Returns the
@@ -131,7 +138,7 @@ impl Tx {
     pub async fn commit(mut self) -> Result<Vec<EventRecord>> {
         let events = std::mem::take(&mut self.events);
         let (stored, head_under_turn) = self.append_events(events).await?;
-        if let Some(record) = self.idempotency.take() {
+        for record in std::mem::take(&mut self.idempotency) {
             idempotency::insert(&mut self, &record).await?;
         }
         let mut turn = self.turn.take();
@@ -173,11 +180,11 @@ impl Tx {
     /// that organization's chain was written, its new head.
     async fn append_events(
         &mut self,
-        events: Vec<NewEvent>,
+        events: Vec<(NewEvent, Option<Origin>)>,
     ) -> Result<(Vec<EventRecord>, Option<ChainHead>)> {
-        let mut by_org: BTreeMap<Uuid, Vec<NewEvent>> = BTreeMap::new();
+        let mut by_org: BTreeMap<Uuid, Vec<(NewEvent, Option<Origin>)>> = BTreeMap::new();
         for event in events {
-            by_org.entry(event.org_id).or_default().push(event);
+            by_org.entry(event.0.org_id).or_default().push(event);
         }
         let mut stored = Vec::new();
         let mut head_under_turn = None;
@@ -197,7 +204,8 @@ impl Tx {
             };
             // Taken under the lock (or the turn), so times never run backwards against seq.
             let occurred_at = time::now();
-            for event in events {
+            for (event, origin) in events {
+                let origin = origin.as_ref().unwrap_or(&self.origin);
                 stored.push(EventRecord {
                     org_id,
                     seq: 0,
@@ -205,8 +213,8 @@ impl Tx {
                     aggregate_type: event.aggregate_type.to_owned(),
                     aggregate_id: event.aggregate_id,
                     kind: event.kind.to_owned(),
-                    actor: self.origin.actor.clone(),
-                    request_id: self.origin.request_id.clone(),
+                    actor: origin.actor.clone(),
+                    request_id: origin.request_id.clone(),
                     occurred_at,
                     data: event.data.to_string(),
                     changes: event.changes.to_string(),
@@ -249,18 +257,10 @@ impl Tx {
         org: &str,
         expected: Option<&ChainHead>,
     ) -> Result<bool> {
-        const COLUMNS_PER_EVENT: usize = 13;
         const INSERT: &str = "INSERT INTO events (org_id, seq, id, aggregate_type, aggregate_id, \
                               kind, actor, request_id, occurred_at, data, changes, prev_hash, hash)";
         if let Some((expected_seq, expected_hash)) = expected {
             debug_assert!(self.backend == Backend::Postgres && records.len() <= EVENTS_PER_INSERT);
-            let sql = format!(
-                "WITH head AS (UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 \
-                 WHERE org_id = $3 AND last_seq = $4 AND last_hash = $5 RETURNING 1), \
-                 appended AS ({INSERT} SELECT * FROM (VALUES {}) AS event \
-                 WHERE EXISTS (SELECT 1 FROM head)) SELECT COUNT(*) FROM head",
-                values_rows_from(6, records.len(), COLUMNS_PER_EVENT)
-            );
             let mut args = vec![
                 Value::Int(Some(head.0)),
                 Value::text(&head.1),
@@ -268,7 +268,28 @@ impl Tx {
                 Value::Int(Some(*expected_seq)),
                 Value::text(expected_hash),
             ];
-            args.extend(records.iter().flat_map(event_values));
+            let rows = if let [record] = records {
+                args.extend(event_values(record));
+                format!(
+                    "(VALUES {}) AS event",
+                    values_rows_from(6, 1, COLUMNS_PER_EVENT)
+                )
+            } else {
+                // Several (a batch of new documents'): one JSON parameter, so that the
+                // statement's text is the same for any number of them (cause 32).
+                let values: Vec<[Value; COLUMNS_PER_EVENT]> =
+                    records.iter().map(event_values).collect();
+                let rows: Vec<&[Value]> = values.iter().map(|row| row.as_slice()).collect();
+                let (from, json) = json_recordset(6, "event", &EVENT_COLUMNS, &rows);
+                args.push(json);
+                from
+            };
+            let sql = format!(
+                "WITH head AS (UPDATE event_chain_heads SET last_seq = $1, last_hash = $2 \
+                 WHERE org_id = $3 AND last_seq = $4 AND last_hash = $5 RETURNING 1), \
+                 appended AS ({INSERT} SELECT * FROM {rows} \
+                 WHERE EXISTS (SELECT 1 FROM head)) SELECT COUNT(*) FROM head"
+            );
             let (moved,): (i64,) = query(sql).bind_all(args).fetch_one(self).await?;
             return Ok(moved == 1);
         }
@@ -370,8 +391,26 @@ fn chain(records: &mut [EventRecord], head: ChainHead, occurred_at: DateTime<Utc
 /// bound parameters (SQLite 32,766, PostgreSQL 65,535).
 const EVENTS_PER_INSERT: usize = 500;
 
+/// The columns of an event's row, in the order of [`event_values`].
+const EVENT_COLUMNS: [&str; COLUMNS_PER_EVENT] = [
+    "org_id",
+    "seq",
+    "id",
+    "aggregate_type",
+    "aggregate_id",
+    "kind",
+    "actor",
+    "request_id",
+    "occurred_at",
+    "data",
+    "changes",
+    "prev_hash",
+    "hash",
+];
+const COLUMNS_PER_EVENT: usize = 13;
+
 /// An event's values, in the column order of [`Tx::write_chain`].
-fn event_values(e: &EventRecord) -> [Value; 13] {
+fn event_values(e: &EventRecord) -> [Value; COLUMNS_PER_EVENT] {
     [
         Value::text(e.org_id.to_string()),
         Value::Int(Some(e.seq)),

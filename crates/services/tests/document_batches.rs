@@ -1,0 +1,283 @@
+//! New documents written several to a transaction on PostgreSQL (`store/src/batch.rs`, ADR
+//! 0010): orders created at once share transactions, yet each keeps its own number, lines,
+//! event (with its own request's origin) and idempotency answer; a document that fails fails
+//! alone, and the numbers stay without gaps.
+
+use serde_json::json;
+use steelyard_domain::access::Actor;
+use steelyard_domain::event::NewEvent;
+use steelyard_domain::money::{Money, Quantity};
+use steelyard_domain::organization::{Organization, OrganizationDraft};
+use steelyard_domain::page::PageRequest;
+use steelyard_domain::purchase::{PoStatus, PurchaseOrder, PurchaseOrderLine};
+use steelyard_domain::tax::LineTax;
+use steelyard_services::{
+    App, Ctx, inventory, organizations, partners, products, purchasing, sales,
+};
+use steelyard_store::idempotency::{self, IdempotencyRecord};
+use steelyard_store::testing::TestDatabase;
+use steelyard_store::{Creation, Origin};
+use tokio::task::JoinSet;
+use uuid::Uuid;
+
+/// An organization with a vendor, a customer, a warehouse and a product, and the system
+/// acting in it.
+struct Shop {
+    org: Organization,
+    ctx: Ctx,
+    vendor: Uuid,
+    customer: Uuid,
+    warehouse: Uuid,
+    product: Uuid,
+}
+
+async fn shop(app: &App) -> Shop {
+    let draft = OrganizationDraft {
+        name: Some("Batch Works".into()),
+        ..Default::default()
+    };
+    let org = organizations::create(app, &Ctx::system(), draft)
+        .await
+        .unwrap();
+    let ctx = Ctx::new(Actor::system_in(org.id), None);
+    let partner = |name: &str, kind: &str| {
+        serde_json::from_value(json!({"name": name, "kind": kind})).unwrap()
+    };
+    let vendor = partners::create(app, &ctx, partner("Anderson Steel", "vendor"))
+        .await
+        .unwrap();
+    let customer = partners::create(app, &ctx, partner("Contoso", "customer"))
+        .await
+        .unwrap();
+    let warehouse = inventory::create_location(
+        app,
+        &ctx,
+        serde_json::from_value(json!({"code": "WH1", "name": "Main"})).unwrap(),
+    )
+    .await
+    .unwrap();
+    let product = products::create(
+        app,
+        &ctx,
+        serde_json::from_value(json!({"sku": "BOLT-M8", "name": "Bolt"})).unwrap(),
+    )
+    .await
+    .unwrap();
+    Shop {
+        org,
+        ctx,
+        vendor: vendor.id,
+        customer: customer.id,
+        warehouse: warehouse.id,
+        product: product.id,
+    }
+}
+
+/// A purchase order of two lines to hand to the store, from `vendor` (which may not exist).
+fn new_order(shop: &Shop, vendor: Uuid) -> PurchaseOrder {
+    let quantity = Quantity::parse("2").unwrap();
+    let price = Money::parse("1.50").unwrap();
+    let lines = (1..=2)
+        .map(|line_no| {
+            let line_total = price.times(quantity).unwrap();
+            PurchaseOrderLine {
+                id: steelyard_domain::new_id(),
+                line_no,
+                product_id: shop.product,
+                quantity,
+                unit: "pcs".into(),
+                unit_price: price,
+                line_total,
+                tax: LineTax::of(line_total, None).unwrap(),
+                unit_factor: Quantity::parse("1").unwrap(),
+                received: Quantity::ZERO,
+            }
+        })
+        .collect::<Vec<_>>();
+    let totals = PurchaseOrder::totals_of(&lines).unwrap();
+    PurchaseOrder {
+        id: Uuid::nil(),
+        organization_id: shop.org.id,
+        number: String::new(),
+        vendor_id: vendor,
+        status: PoStatus::Draft,
+        notes: None,
+        lines,
+        subtotal: totals.subtotal,
+        tax_total: totals.tax_total,
+        total: totals.total,
+        version: 1,
+        created_at: steelyard_store::now(),
+        updated_at: steelyard_store::now(),
+        confirmed_at: None,
+    }
+}
+
+/// The transactions that wrote the organization's rows of `table` (PostgreSQL's `xmin`).
+async fn transactions_that_wrote(url: &str, table: &str, org: Uuid) -> i64 {
+    let pool = sqlx::postgres::PgPool::connect(url).await.unwrap();
+    let sql = format!("SELECT COUNT(DISTINCT xmin::text) FROM {table} WHERE org_id = $1");
+    let (count,): (i64,) = sqlx::query_as(&sql)
+        .bind(org.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_created_at_once_share_transactions_and_keep_their_own_numbers_and_events() {
+    let database = TestDatabase::new().await;
+    let Some(url) = database.database_url() else {
+        return; // SQLite writes each document alone; its group commit shares the COMMIT
+    };
+    let app = App::new(database.connect().await);
+    let shop = shop(&app).await;
+    let mut creates = JoinSet::new();
+    for n in 0..40 {
+        let app = app.clone();
+        let ctx = Ctx::new(Actor::system_in(shop.org.id), Some(format!("request-{n}")));
+        let draft = if n % 4 == 3 {
+            json!({"customer_id": shop.customer, "location_id": shop.warehouse,
+                   "lines": [{"product_id": shop.product, "quantity": "1"}]})
+        } else {
+            json!({"vendor_id": shop.vendor,
+                   "lines": [{"product_id": shop.product, "quantity": "2"},
+                             {"product_id": shop.product, "quantity": "3"}]})
+        };
+        creates.spawn(async move {
+            let request = format!("request-{n}");
+            if n % 4 == 3 {
+                let draft = serde_json::from_value(draft).unwrap();
+                let order = sales::create(&app, &ctx, draft).await.unwrap();
+                (request, order.id, order.number, order.lines.len())
+            } else {
+                let draft = serde_json::from_value(draft).unwrap();
+                let order = purchasing::create(&app, &ctx, draft).await.unwrap();
+                (request, order.id, order.number, order.lines.len())
+            }
+        });
+    }
+    let answered = creates.join_all().await;
+    let mut numbers: Vec<&str> = answered.iter().map(|(_, _, n, _)| n.as_str()).collect();
+    numbers.sort();
+    let expected: Vec<String> = (1..=30)
+        .map(|n| format!("PO-{n:06}"))
+        .chain((1..=10).map(|n| format!("SO-{n:06}")))
+        .collect();
+    assert_eq!(numbers, expected);
+
+    // Each order's one event carries its own request's id, and the chain holds.
+    for (request, id, number, lines) in &answered {
+        let aggregate = if number.starts_with("PO") {
+            "purchase_order"
+        } else {
+            "sales_order"
+        };
+        let events = steelyard_store::events::for_aggregate(&app.db, shop.org.id, aggregate, *id)
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1, "{number}");
+        assert_eq!(events[0].request_id.as_deref(), Some(request.as_str()));
+        assert!(events[0].data.contains(number.as_str()), "{number}");
+        assert_eq!(*lines, if number.starts_with("PO") { 2 } else { 1 });
+    }
+    let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
+    assert_eq!(report.first_break, None);
+
+    // Fewer transactions than orders: some were written together.
+    let written_by = transactions_that_wrote(&url, "purchase_orders", shop.org.id).await;
+    assert!(
+        written_by < 30,
+        "30 purchase orders took {written_by} transactions"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_fails_in_a_batch_fails_alone_and_leaves_no_gap() {
+    let database = TestDatabase::new().await;
+    if database.database_url().is_none() {
+        return;
+    }
+    let app = App::new(database.connect().await);
+    let shop = shop(&app).await;
+    let origin = |n: usize| Origin {
+        actor: "system".into(),
+        request_id: Some(format!("request-{n}")),
+    };
+    let mut creates = JoinSet::new();
+    for n in 0..24 {
+        // One order's vendor does not exist: its insert breaks the foreign key, and so would
+        // the whole transaction of any batch it is in.
+        let vendor = if n == 11 { Uuid::now_v7() } else { shop.vendor };
+        let idempotency = IdempotencyRecord {
+            scope: "batch-test".into(),
+            key: format!("key-{n}"),
+            fingerprint: "f".into(),
+            status: 201,
+            body: String::new(),
+        };
+        let creation = Creation {
+            document: new_order(&shop, vendor),
+            origin: origin(n),
+            events: Box::new(|po: &PurchaseOrder| {
+                vec![NewEvent::of_change(
+                    po.organization_id,
+                    "purchase_order",
+                    po.id,
+                    "purchase_order.created",
+                    None,
+                    po,
+                )]
+            }),
+            idempotency: Some(idempotency),
+        };
+        let db = app.db.clone();
+        creates.spawn(async move { (n, steelyard_store::purchasing::create(&db, creation).await) });
+    }
+    let mut stored = Vec::new();
+    for (n, result) in creates.join_all().await {
+        match result {
+            Ok((po, events)) => {
+                assert_ne!(
+                    n, 11,
+                    "the order of a vendor that does not exist was stored"
+                );
+                assert_eq!(events.len(), 1);
+                assert_eq!(events[0].aggregate_id, po.id);
+                assert_eq!(events[0].request_id, origin(n).request_id);
+                // Its idempotency answer is the numbered order.
+                let kept = idempotency::find(&app.db, "batch-test", &format!("key-{n}"))
+                    .await
+                    .unwrap()
+                    .expect("an idempotency record");
+                let body: PurchaseOrder = serde_json::from_str(&kept.body).unwrap();
+                assert_eq!((body.id, &body.number), (po.id, &po.number));
+                stored.push(po.number);
+            }
+            Err(error) => assert_eq!(n, 11, "order {n} failed: {error}"),
+        }
+    }
+    stored.sort();
+    let expected: Vec<String> = (1..=23).map(|n| format!("PO-{n:06}")).collect();
+    assert_eq!(stored, expected);
+    assert!(
+        idempotency::find(&app.db, "batch-test", "key-11")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
+    assert_eq!(report.first_break, None);
+    // Stored with their lines, and nothing of the failed one.
+    let page = purchasing::list(
+        &app,
+        &shop.ctx,
+        &Default::default(),
+        PageRequest::first(100),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.items.len(), 23);
+    assert!(page.items.iter().all(|po| po.lines.len() == 2));
+}
