@@ -192,6 +192,17 @@ impl Db {
                     .max_connections(settings.max_connections)
                     .acquire_timeout(settings.acquire_timeout)
                     .test_before_acquire(false)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // A page read at random costs little more than one read in order
+                            // when the data is cached or on SSD. At the default (4) the planner
+                            // scans a table of a few hundred rows whole for `id IN (…)`, and a
+                            // generic plan rebuilds the list for every row: a quarter of
+                            // PostgreSQL's CPU per purchase order (BENCHMARKS.md, cause 33).
+                            conn.execute("SET random_page_cost = 1.1").await?;
+                            Ok(())
+                        })
+                    })
                     .connect_with(options)
                     .await?;
                 Self {

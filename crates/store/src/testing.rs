@@ -155,3 +155,29 @@ pub async fn user_with_session(db: &Db, email: &str) -> (uuid::Uuid, uuid::Uuid)
 pub async fn execute(db: &Db, sql: &str) {
     db.write_once(sql, &[]).await.expect("raw test SQL");
 }
+
+/// PostgreSQL: the generic plan of `sql` (whose parameters are all text) on one of the
+/// application's own connections, as its sessions plan it once a statement has run a few
+/// times.
+pub async fn generic_plan(db: &Db, sql: &str, params: usize) -> String {
+    let mut conn = db.read.acquire().await.expect("a connection");
+    let types = vec!["text"; params].join(", ");
+    for statement in [
+        "SET plan_cache_mode = force_generic_plan".to_owned(),
+        format!("PREPARE plan_under_test ({types}) AS {sql}"),
+    ] {
+        conn.execute(statement.as_str()).await.expect("prepare");
+    }
+    let nulls = vec!["NULL"; params].join(", ");
+    let rows = sqlx::query(&format!("EXPLAIN EXECUTE plan_under_test ({nulls})"))
+        .fetch_all(&mut *conn)
+        .await
+        .expect("explain");
+    for statement in ["DEALLOCATE plan_under_test", "RESET plan_cache_mode"] {
+        conn.execute(statement).await.expect("clean up");
+    }
+    rows.iter()
+        .map(|row| sqlx::Row::try_get::<String, _>(row, 0).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
