@@ -1,7 +1,8 @@
 //! Purchase orders' numbers and lines over real HTTP: automatic numbers skip numbers chosen
 //! by hand, are taken once each by concurrent creates, and keep every digit past six; unknown
 //! or archived products are refused line by line; an order of the most lines keeps them in
-//! order; and the order list filters by status and vendor.
+//! order; the order list filters by status and vendor; and concurrent creates with one
+//! Idempotency-Key create one order (on PostgreSQL they meet in one batch, `batch.rs`).
 
 mod common;
 
@@ -210,4 +211,38 @@ async fn the_order_list_filters_by_status_and_vendor() {
         listed(format!("status=draft&vendor_id={}", s.vendor)).await,
         [ids[0].clone()]
     );
+}
+
+#[tokio::test]
+async fn concurrent_creates_with_one_idempotency_key_create_one_order() {
+    let s = setup().await;
+    let racers = (0..8).map(|_| {
+        s.server
+            .post(
+                "/api/v1/purchase-orders",
+                json!({"vendor_id": s.vendor, "lines": [{"product_id": s.bolt, "quantity": "2"}]}),
+            )
+            .header("idempotency-key", "po-key")
+            .send()
+    });
+    let mut numbers = std::collections::HashSet::new();
+    for response in futures::future::join_all(racers).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 201);
+        let order: Value = response.json().await.unwrap();
+        numbers.insert(order["number"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(numbers.len(), 1, "{numbers:?}");
+    let list: Value = s
+        .server
+        .get("/api/v1/purchase-orders")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    // The next order takes the next number: the answered one was the only one stored.
+    assert_eq!(automatic_number(&s).await, "PO-000002");
 }

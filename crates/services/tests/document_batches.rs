@@ -281,3 +281,57 @@ async fn a_document_that_fails_in_a_batch_fails_alone_and_leaves_no_gap() {
     assert_eq!(page.items.len(), 23);
     assert!(page.items.iter().all(|po| po.lines.len() == 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_goes_away_while_its_document_waits_leaves_nothing() {
+    let database = TestDatabase::new().await;
+    if database.database_url().is_none() {
+        return;
+    }
+    let app = App::new(database.connect().await);
+    let shop = shop(&app).await;
+    let draft = || {
+        serde_json::from_value(json!({"vendor_id": shop.vendor,
+            "lines": [{"product_id": shop.product, "quantity": "1"}]}))
+        .unwrap()
+    };
+    // Another transaction holds the purchase order counter, so the first order's batch waits
+    // for it, and the second order waits behind that batch.
+    let mut holder = app
+        .db
+        .begin(Origin {
+            actor: "test".into(),
+            request_id: None,
+        })
+        .await
+        .unwrap();
+    steelyard_store::document::next_number(&mut holder, shop.org.id, "PO")
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let (app, ctx, draft) = (app.clone(), shop.ctx.clone(), draft());
+        async move { purchasing::create(&app, &ctx, draft).await.unwrap() }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let gone = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        purchasing::create(&app, &shop.ctx, draft()),
+    )
+    .await;
+    assert!(
+        gone.is_err(),
+        "the second order was answered while the first waited"
+    );
+    drop(holder); // rolls back: its number is taken again
+    assert_eq!(first.await.unwrap().number, "PO-000001");
+    let next = purchasing::create(&app, &shop.ctx, draft()).await.unwrap();
+    assert_eq!(next.number, "PO-000002");
+    let page = purchasing::list(&app, &shop.ctx, &Default::default(), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.items.len(),
+        2,
+        "the order of the request that went away was stored"
+    );
+}

@@ -14,12 +14,14 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::db::Db;
-use crate::document::{NUMBER_KEY, Rows, insert_with_next_number};
+use crate::document::{Rows, insert_with_next_number};
 use crate::error::{Result, StoreError};
 use crate::idempotency::IdempotencyRecord;
-use crate::sql::{Value, json_recordset, query};
 use crate::time;
-use crate::tx::{Origin, Tx};
+use crate::tx::Origin;
+
+mod numbering;
+use numbering::insert_numbered;
 
 /// Documents per transaction at most: enough to share the serial section's round trips among
 /// many, few enough that one failing document costs little to write again alone.
@@ -44,7 +46,7 @@ pub(crate) trait NewDocument: serde::Serialize + Send + 'static {
 
 /// Implements [`NewDocument`] for a document whose fields include `id`, `organization_id`,
 /// `number`, `created_at` and `updated_at`: its counter (`"PO"`), and the module's function
-/// that writes its rows.
+/// that builds its rows.
 macro_rules! new_document {
     ($document:ty, $doc_type:literal, $rows:path) => {
         impl $crate::batch::NewDocument for $document {
@@ -108,7 +110,21 @@ pub(crate) async fn create<D: NewDocument>(
     let org_id = creation.document.org_id();
     let queue = batches.queue(org_id);
     let (reply, mut answer) = oneshot::channel();
-    lock(&queue.waiting).push_back(Box::new(Waiting { creation, reply }));
+    let ticket = {
+        let mut waiting = lock(&queue.waiting);
+        waiting.next_ticket += 1;
+        let ticket = waiting.next_ticket;
+        waiting
+            .documents
+            .push_back((ticket, Box::new(Waiting { creation, reply })));
+        ticket
+    };
+    // A request that goes away while its document still waits takes the document with it,
+    // as a dropped `Tx` rolls back; one already in a batch is written (ADR 0010).
+    let _withdraw_if_dropped = Withdraw {
+        queue: &queue,
+        ticket,
+    };
     loop {
         // Whoever holds `writing` writes a batch of what waits, in arrival order. The others
         // wait for their answer, or for `writing` to write the next batch; an answer ends the
@@ -125,19 +141,40 @@ pub(crate) async fn create<D: NewDocument>(
         }
         let members: Vec<Box<dyn Member>> = {
             let mut waiting = lock(&queue.waiting);
-            let take = waiting.len().min(MAX_BATCH);
-            waiting.drain(..take).collect()
+            let take = waiting.documents.len().min(MAX_BATCH);
+            waiting
+                .documents
+                .drain(..take)
+                .map(|(_, member)| member)
+                .collect()
         };
-        let db = db.clone();
+        let (db, held) = (db.clone(), Arc::clone(&queue));
         // Spawned, so that a request that goes away does not take the others' batch with it.
+        // It holds the queue too, so that the queue is not cleared out while it writes.
         tokio::spawn(async move {
             write_and_answer(&db, org_id, members).await;
             drop(writing);
+            drop(held);
         });
     }
 }
 
-/// The answer of a batch that ended without one: its task panicked.
+/// Takes a request's document out of the queue if it still waits there when the request ends.
+struct Withdraw<'a> {
+    queue: &'a Queue,
+    ticket: u64,
+}
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        lock(&self.queue.waiting)
+            .documents
+            .retain(|(ticket, _)| *ticket != self.ticket);
+    }
+}
+
+/// The answer of a batch that ended without one: its task panicked, or the runtime is
+/// shutting down.
 fn dropped() -> StoreError {
     StoreError::Corrupt("a batch of new documents ended without an answer".into())
 }
@@ -177,8 +214,11 @@ fn with_body<D: serde::Serialize>(
     Ok(record)
 }
 
-/// Writes a batch and answers each of its requests. If the batch fails, nothing of it was
-/// stored, and each document is written again alone, so that only the one at fault fails.
+/// Writes a batch and answers each of its requests. If a document of the batch broke a
+/// constraint, nothing of the batch was stored, and each document is written again alone, so
+/// that only the one at fault fails. Any other error (a lost connection, a timeout, a
+/// `COMMIT` whose outcome is unknown) is every member's answer: writing them again could
+/// store them twice, and would wait out the same trouble once per document.
 async fn write_and_answer(db: &Db, org_id: Uuid, mut members: Vec<Box<dyn Member>>) {
     match write_batch(db, org_id, &mut members).await {
         Ok(events) => {
@@ -186,9 +226,9 @@ async fn write_and_answer(db: &Db, org_id: Uuid, mut members: Vec<Box<dyn Member
                 member.answer(Ok(events));
             }
         }
-        Err(error) if members.len() == 1 => {
-            if let Some(member) = members.pop() {
-                member.answer(Err(error));
+        Err(error) if members.len() == 1 || !caused_by_a_document(&error) => {
+            for member in members {
+                member.answer(Err(error.clone_for_answer()));
             }
         }
         Err(error) => {
@@ -202,6 +242,18 @@ async fn write_and_answer(db: &Db, org_id: Uuid, mut members: Vec<Box<dyn Member
                 }
             }
         }
+    }
+}
+
+/// Whether one document could have caused the error: a constraint it broke (SQLSTATE class
+/// 23, a unique key taken or a reference to nothing), raised before the `COMMIT`.
+fn caused_by_a_document(error: &StoreError) -> bool {
+    match error {
+        StoreError::Duplicate(_) => true,
+        StoreError::Database(sqlx::Error::Database(error)) => {
+            error.code().is_some_and(|code| code.starts_with("23"))
+        }
+        _ => false,
     }
 }
 
@@ -262,109 +314,14 @@ async fn write_batch(
             tx.remember_response(record);
         }
     }
-    let mut stored = tx.commit().await?.into_iter();
+    let stored = tx.commit().await?;
+    // Split by member in recording order: the commit keeps that order within an
+    // organization, and every event of a batch is its organization's.
+    debug_assert!(stored.iter().all(|event| event.org_id == org_id));
+    let mut stored = stored.into_iter();
     Ok(counts
         .into_iter()
         .map(|count| stored.by_ref().take(count).collect())
-        .collect())
-}
-
-/// One statement for several documents of one type: the counter moves by their count, and
-/// each header whose number is free is inserted with its lines. Answers each document's number,
-/// or None for one whose number was taken (chosen by hand earlier).
-async fn insert_numbered(
-    tx: &mut Tx,
-    org_id: Uuid,
-    doc_type: &str,
-    documents: &[(Rows, Rows)],
-) -> Result<Vec<Option<String>>> {
-    let Some((first_header, first_lines)) = documents.first() else {
-        return Ok(Vec::new());
-    };
-    let header_columns: Vec<&str> = first_header.columns.split(',').map(str::trim).collect();
-    let column = |name: &str| {
-        header_columns
-            .iter()
-            .position(|column| *column == name)
-            .ok_or_else(|| StoreError::Corrupt(format!("{} has no {name}", first_header.table)))
-    };
-    let (id_column, number_column) = (column("id")?, column("number")?);
-    // Each header's values without its number, after its place in the batch, `k` (1, 2, …).
-    let mut json_columns = vec!["k"];
-    json_columns.extend(
-        header_columns
-            .iter()
-            .enumerate()
-            .filter(|&(c, _)| c != number_column)
-            .map(|(_, column)| *column),
-    );
-    let header_values: Vec<Vec<Value>> = documents
-        .iter()
-        .enumerate()
-        .map(|(k, (header, _))| {
-            let mut row = vec![Value::Int(Some(k as i64 + 1))];
-            row.extend(
-                header
-                    .values
-                    .iter()
-                    .enumerate()
-                    .filter(|&(c, _)| c != number_column)
-                    .map(|(_, value)| value.clone()),
-            );
-            row
-        })
-        .collect();
-    let header_rows: Vec<&[Value]> = header_values.iter().map(Vec::as_slice).collect();
-    let (headers_from, headers_json) = json_recordset(4, "h", &json_columns, &header_rows);
-    // The number as `document_number` writes it: zero-padded to six digits, all past six.
-    let n = "(counter.last - $3 + h.k)::text";
-    let select: Vec<String> = header_columns
-        .iter()
-        .map(|column| match *column {
-            "number" => format!("$2 || '-' || lpad({n}, greatest(6, length({n})), '0')"),
-            column => format!("h.{column}"),
-        })
-        .collect();
-    let mut sql = format!(
-        "WITH counter AS (INSERT INTO document_numbers (org_id, doc_type, last) VALUES ($1, $2, $3) \
-         ON CONFLICT (org_id, doc_type) DO UPDATE SET last = document_numbers.last + $3 \
-         RETURNING last), \
-         header AS (INSERT INTO {} ({}) SELECT {} FROM {headers_from} CROSS JOIN counter \
-         ON CONFLICT ({NUMBER_KEY}) DO NOTHING RETURNING id, number)",
-        first_header.table,
-        header_columns.join(", "),
-        select.join(", "),
-    );
-    let mut args = vec![
-        Value::text(org_id.to_string()),
-        Value::text(doc_type),
-        Value::Int(Some(documents.len() as i64)),
-        headers_json,
-    ];
-    let line_rows: Vec<&[Value]> = documents
-        .iter()
-        .flat_map(|(_, lines)| lines.values.chunks(lines.width))
-        .collect();
-    if !line_rows.is_empty() {
-        let line_columns: Vec<&str> = first_lines.columns.split(',').map(str::trim).collect();
-        let (lines_from, lines_json) = json_recordset(5, "line", &line_columns, &line_rows);
-        let columns = line_columns.join(", ");
-        sql.push_str(&format!(
-            ", lines AS (INSERT INTO {} ({columns}) SELECT {columns} FROM {lines_from} \
-             WHERE order_id IN (SELECT id FROM header))",
-            first_lines.table
-        ));
-        args.push(lines_json);
-    }
-    sql.push_str(" SELECT id, number FROM header");
-    let stored: Vec<(String, String)> = query(sql).bind_all(args).fetch_all(tx).await?;
-    let mut by_id: HashMap<String, String> = stored.into_iter().collect();
-    Ok(documents
-        .iter()
-        .map(|(header, _)| match header.values.get(id_column) {
-            Some(Value::Text(Some(id))) => by_id.remove(id),
-            _ => None,
-        })
         .collect())
 }
 
@@ -449,7 +406,7 @@ struct Queues {
 
 #[derive(Default)]
 struct Queue {
-    waiting: Mutex<VecDeque<Box<dyn Member>>>,
+    waiting: Mutex<WaitingDocuments>,
     /// Held by whoever writes the organization's current batch, until it is answered.
     writing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -466,6 +423,13 @@ impl DocumentBatches {
         }
         Arc::clone(queues.by_org.entry(org_id).or_default())
     }
+}
+
+/// The documents waiting for a batch, each under the ticket its request holds.
+#[derive(Default)]
+struct WaitingDocuments {
+    documents: VecDeque<(u64, Box<dyn Member>)>,
+    next_ticket: u64,
 }
 
 /// A std mutex whose holder never panics while holding it; poisoning is ignored.

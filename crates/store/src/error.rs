@@ -26,6 +26,21 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// The same outcome for another caller that shares it (the members of a failed batch).
+    /// The driver's errors cannot be cloned; their copy keeps the message, and stays a 500.
+    pub(crate) fn clone_for_answer(&self) -> Self {
+        match self {
+            Self::NotFound => Self::NotFound,
+            Self::Duplicate(name) => Self::Duplicate(name.clone()),
+            Self::Stale => Self::Stale,
+            Self::Corrupt(text) => Self::Corrupt(text.clone()),
+            Self::Busy => Self::Busy,
+            other => Self::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let Some(db_error) = error.as_database_error()

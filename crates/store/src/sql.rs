@@ -182,6 +182,13 @@ pub(crate) fn json_recordset(
     json.push(b'[');
     for (r, row) in rows.iter().enumerate() {
         debug_assert_eq!(row.len(), columns.len(), "one value per column");
+        debug_assert!(
+            rows[0]
+                .iter()
+                .zip(row.iter())
+                .all(|(a, b)| std::mem::discriminant(a) == std::mem::discriminant(b)),
+            "every row's column has the first row's type"
+        );
         json.extend_from_slice(if r == 0 { b"{" } else { b",{" });
         for (c, (column, value)) in columns.iter().zip(row.iter()).enumerate() {
             if c > 0 {

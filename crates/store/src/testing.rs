@@ -160,7 +160,8 @@ pub async fn execute(db: &Db, sql: &str) {
 /// application's own connections, as its sessions plan it once a statement has run a few
 /// times.
 pub async fn generic_plan(db: &Db, sql: &str, params: usize) -> String {
-    let mut conn = db.read.acquire().await.expect("a connection");
+    // Detached: closed afterwards, so a failed step leaves no setting on a pooled connection.
+    let mut conn = db.read.acquire().await.expect("a connection").detach();
     let types = vec!["text"; params].join(", ");
     for statement in [
         "SET plan_cache_mode = force_generic_plan".to_owned(),
@@ -170,12 +171,9 @@ pub async fn generic_plan(db: &Db, sql: &str, params: usize) -> String {
     }
     let nulls = vec!["NULL"; params].join(", ");
     let rows = sqlx::query(&format!("EXPLAIN EXECUTE plan_under_test ({nulls})"))
-        .fetch_all(&mut *conn)
+        .fetch_all(&mut conn)
         .await
         .expect("explain");
-    for statement in ["DEALLOCATE plan_under_test", "RESET plan_cache_mode"] {
-        conn.execute(statement).await.expect("clean up");
-    }
     rows.iter()
         .map(|row| sqlx::Row::try_get::<String, _>(row, 0).unwrap_or_default())
         .collect::<Vec<_>>()
