@@ -233,15 +233,7 @@ async fn concurrent_creates_with_one_idempotency_key_create_one_order() {
         numbers.insert(order["number"].as_str().unwrap().to_owned());
     }
     assert_eq!(numbers.len(), 1, "{numbers:?}");
-    let list: Value = s
-        .server
-        .get("/api/v1/purchase-orders")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = s.server.get_json("/api/v1/purchase-orders").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
     // The next order takes the next number: the answered one was the only one stored.
     assert_eq!(automatic_number(&s).await, "PO-000002");
