@@ -170,13 +170,14 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         errors.add("lines", "out_of_range", "the order total is too large");
     }
     errors.finish()?;
+    let chosen = number.is_some();
     let now = steelyard_store::now();
-    let mut po = PurchaseOrder {
-        // The store sets an automatic number, and then the id and the times too, so that
-        // they follow the numbers.
+    let po = PurchaseOrder {
+        // For an automatic number the store sets the id and the times again when it takes
+        // the number, so that they follow the numbers.
         id: steelyard_domain::new_id(),
         organization_id: org_id,
-        number: number.clone().unwrap_or_default(),
+        number: number.unwrap_or_default(),
         vendor_id: draft.vendor_id.unwrap_or_default(),
         status: PoStatus::Draft,
         notes,
@@ -199,7 +200,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
             po,
         )]
     };
-    if number.is_none() {
+    if !chosen {
         let (po, events) = store::create(&app.db, ctx.creation(po, created)?).await?;
         app.publish(&events);
         return Ok(po);
@@ -208,10 +209,6 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
     // The unique index checks the chosen number within the insert itself: a lookup before it
     // cost a round trip in the organization's serial section, and its cached plan could scan
     // every order of the organization (BENCHMARKS.md, cause 21).
-    tx.enter_serial_section(org_id).await;
-    po.id = steelyard_domain::new_id();
-    po.created_at = steelyard_store::now();
-    po.updated_at = po.created_at;
     if !store::insert(&mut tx, &po).await? {
         return Err(PurchaseOrder::duplicate(&po));
     }

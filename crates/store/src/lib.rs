@@ -7,7 +7,8 @@
 //! (`sql::query(…).execute(tx)`, docs/adr/0005-inline-sqlite-writes.md). Every query of
 //! business data takes the actor's [`DataScope`](steelyard_domain::access::DataScope); there is
 //! no unscoped read of tenant rows. Writes go through [`Tx`], which appends the change's events
-//! to the hash chain and commits both together.
+//! to the hash chain and commits both together; a new document with an automatic number goes
+//! through its module's `create` (`batch.rs`), which does the same for several at once.
 
 pub mod access;
 pub mod api_tokens;

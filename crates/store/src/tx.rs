@@ -335,10 +335,11 @@ impl Tx {
     /// turn in this instance's queue, and keeps it until the transaction ends. Only the first
     /// call queues; a transaction that already holds a serial row lock must not wait here.
     ///
-    /// The store's functions that lock those rows call it themselves. A service that creates a
-    /// document calls it right after `begin`, before it takes the document's id and time, so
-    /// that on one instance those follow the numbers as SQLite's one writer makes them do.
-    pub async fn enter_serial_section(&mut self, org_id: Uuid) {
+    /// The store's functions that lock those rows call it themselves. Creating a document
+    /// with an automatic number (`batch.rs`) calls it before it takes the document's id and
+    /// time, so that on one instance those follow the numbers as SQLite's one writer makes
+    /// them do.
+    pub(crate) async fn enter_serial_section(&mut self, org_id: Uuid) {
         let Some(serial) = self.serial.take() else {
             return;
         };
