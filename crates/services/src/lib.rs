@@ -1,13 +1,12 @@
 //! Steelyard's services: the use cases, one function per business action.
 //!
-//! A service takes the [`App`] (database and bus), a [`Ctx`] naming the actor and request,
-//! and parsed domain input. It checks the actor's permission, runs one transaction that also
-//! appends the change's events, publishes those events after commit, and returns a domain
-//! value or an [`Error`]. Services never see HTTP, so the API, the CLI, jobs and importers all
-//! call the same functions.
+//! A service takes the [`App`] (database and settings), a [`Ctx`] naming the actor and
+//! request, and parsed domain input. It checks the actor's permission, runs one transaction
+//! that also appends the change's events (the store publishes them once committed), and
+//! returns a domain value or an [`Error`]. Services never see HTTP, so the API, the CLI, jobs
+//! and importers all call the same functions.
 
 pub mod access;
-pub mod bus;
 mod context;
 pub mod demo;
 mod error;
@@ -26,18 +25,17 @@ pub mod sales;
 pub mod sessions;
 pub mod tokens;
 
-pub use bus::Bus;
 pub use context::{Ctx, Expected, IdempotencyKey, Replay, check_version, find_replay};
 pub use error::{Error, Result};
 
 use steelyard_domain::event::EventRecord;
 use steelyard_store::{Db, Tx};
 
-/// What every service needs: the database, the event bus and the business settings.
+/// What every service needs: the database (with its event bus, `Db::bus`) and the business
+/// settings.
 #[derive(Debug, Clone)]
 pub struct App {
     pub db: Db,
-    pub bus: Bus,
     pub settings: Settings,
 }
 
@@ -63,7 +61,6 @@ impl App {
     pub fn new(db: Db) -> Self {
         Self {
             db,
-            bus: Bus::default(),
             settings: Settings::default(),
         }
     }
@@ -73,15 +70,8 @@ impl App {
         Ok(self.db.begin(ctx.origin()).await?)
     }
 
-    /// Commits and, only once committed, publishes the transaction's events.
+    /// Commits; the store publishes the transaction's events once committed.
     pub(crate) async fn commit(&self, tx: Tx) -> Result<Vec<EventRecord>> {
-        let events = tx.commit().await?;
-        self.bus.publish(&events);
-        Ok(events)
-    }
-
-    /// Publishes events the store committed itself (a new numbered document's, say).
-    pub(crate) fn publish(&self, events: &[EventRecord]) {
-        self.bus.publish(events);
+        Ok(tx.commit().await?)
     }
 }

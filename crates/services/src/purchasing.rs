@@ -201,8 +201,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: PurchaseOrderDraft) -> Result<P
         )]
     };
     if !chosen {
-        let (po, events) = store::create(&app.db, ctx.creation(po, created)?).await?;
-        app.publish(&events);
+        let (po, _events) = store::create(&app.db, ctx.creation(po, created)?).await?;
         return Ok(po);
     }
     let mut tx = app.begin(ctx).await?;

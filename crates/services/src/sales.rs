@@ -163,8 +163,7 @@ pub async fn create(app: &App, ctx: &Ctx, draft: SalesOrderDraft) -> Result<Sale
             order,
         )]
     })?;
-    let (order, events) = store::create(&app.db, creation).await?;
-    app.publish(&events);
+    let (order, _events) = store::create(&app.db, creation).await?;
     Ok(order)
 }
 

@@ -1,7 +1,8 @@
 //! New documents written several to a transaction on PostgreSQL (`store/src/batch.rs`, ADR
 //! 0010): orders created at once share transactions, yet each keeps its own number, lines,
 //! event (with its own request's origin) and idempotency answer; a document that fails fails
-//! alone, and the numbers stay without gaps.
+//! alone, and the numbers stay without gaps; the batches publish their events in seq order,
+//! a request that went away included.
 
 use serde_json::json;
 use steelyard_domain::access::Actor;
@@ -113,6 +114,23 @@ fn new_order(shop: &Shop, vendor: Uuid) -> PurchaseOrder {
     }
 }
 
+/// A transaction that has taken the organization's next purchase order number and holds the
+/// counter until it is dropped (and rolled back).
+async fn hold_the_purchase_order_counter(app: &App, shop: &Shop) -> steelyard_store::Tx {
+    let mut holder = app
+        .db
+        .begin(Origin {
+            actor: "test".into(),
+            request_id: None,
+        })
+        .await
+        .unwrap();
+    steelyard_store::document::next_number(&mut holder, shop.org.id, "PO")
+        .await
+        .unwrap();
+    holder
+}
+
 /// The transactions that wrote the organization's rows of `table` (PostgreSQL's `xmin`).
 async fn transactions_that_wrote(url: &str, table: &str, org: Uuid) -> i64 {
     let pool = sqlx::postgres::PgPool::connect(url).await.unwrap();
@@ -133,6 +151,7 @@ async fn orders_created_at_once_share_transactions_and_keep_their_own_numbers_an
     };
     let app = App::new(database.connect().await);
     let shop = shop(&app).await;
+    let mut published = app.db.bus().subscribe();
     let mut creates = JoinSet::new();
     for n in 0..40 {
         let app = app.clone();
@@ -184,6 +203,17 @@ async fn orders_created_at_once_share_transactions_and_keep_their_own_numbers_an
     }
     let report = steelyard_store::events::verify_all(&app.db).await.unwrap();
     assert_eq!(report.first_break, None);
+
+    // The batches published the 40 events on the bus, in the chain's order: each batch
+    // commits only after the one before it published.
+    let seqs: Vec<i64> = (0..40)
+        .map(|_| published.try_recv().expect("a published event").seq)
+        .collect();
+    assert!(
+        seqs.windows(2).all(|pair| pair[1] == pair[0] + 1),
+        "published out of order: {seqs:?}"
+    );
+    assert!(published.try_recv().is_err(), "an event published twice");
 
     // Fewer transactions than orders: some were written together.
     let written_by = transactions_that_wrote(&url, "purchase_orders", shop.org.id).await;
@@ -297,17 +327,7 @@ async fn a_request_that_goes_away_while_its_document_waits_leaves_nothing() {
     };
     // Another transaction holds the purchase order counter, so the first order's batch waits
     // for it, and the second order waits behind that batch.
-    let mut holder = app
-        .db
-        .begin(Origin {
-            actor: "test".into(),
-            request_id: None,
-        })
-        .await
-        .unwrap();
-    steelyard_store::document::next_number(&mut holder, shop.org.id, "PO")
-        .await
-        .unwrap();
+    let holder = hold_the_purchase_order_counter(&app, &shop).await;
     let first = tokio::spawn({
         let (app, ctx, draft) = (app.clone(), shop.ctx.clone(), draft());
         async move { purchasing::create(&app, &ctx, draft).await.unwrap() }
@@ -334,4 +354,103 @@ async fn a_request_that_goes_away_while_its_document_waits_leaves_nothing() {
         2,
         "the order of the request that went away was stored"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_whose_request_went_away_during_its_batch_is_stored_and_published() {
+    let database = TestDatabase::new().await;
+    if database.database_url().is_none() {
+        return;
+    }
+    let app = App::new(database.connect().await);
+    let shop = shop(&app).await;
+    let mut published = app.db.bus().subscribe();
+    // Another transaction holds the purchase order counter, so the order's batch waits for it
+    // with the order already taken in.
+    let holder = hold_the_purchase_order_counter(&app, &shop).await;
+    let request = tokio::spawn({
+        let (app, ctx) = (app.clone(), shop.ctx.clone());
+        let draft = serde_json::from_value(json!({"vendor_id": shop.vendor,
+            "lines": [{"product_id": shop.product, "quantity": "1"}]}))
+        .unwrap();
+        async move { purchasing::create(&app, &ctx, draft).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    request.abort();
+    assert!(request.await.unwrap_err().is_cancelled());
+    drop(holder);
+
+    // The batch commits without its request, and announces the order at once: no request is
+    // left to do it.
+    let event = tokio::time::timeout(std::time::Duration::from_secs(2), published.recv())
+        .await
+        .expect("the order's event was not published")
+        .unwrap();
+    assert_eq!(event.kind, "purchase_order.created");
+    let page = purchasing::list(&app, &shop.ctx, &Default::default(), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].id, event.aggregate_id);
+    assert_eq!(page.items[0].number, "PO-000001");
+}
+
+/// Ends the connection of every transaction of the test's database that waits for a lock:
+/// a batch held up by the counter another transaction holds.
+async fn cut_the_waiting_connection(url: &str) {
+    let pool = sqlx::postgres::PgPool::connect(url).await.unwrap();
+    let sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+               WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..50 {
+        let cut: Vec<(bool,)> = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        if !cut.is_empty() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no batch was waiting for the counter");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_for_another_reason_than_a_document_answers_every_member_with_it() {
+    let database = TestDatabase::new().await;
+    let Some(url) = database.database_url() else {
+        return;
+    };
+    let app = App::new(database.connect().await);
+    let shop = shop(&app).await;
+    let create = || {
+        let (app, ctx) = (app.clone(), shop.ctx.clone());
+        let draft = serde_json::from_value(json!({"vendor_id": shop.vendor,
+            "lines": [{"product_id": shop.product, "quantity": "1"}]}))
+        .unwrap();
+        tokio::spawn(async move { purchasing::create(&app, &ctx, draft).await })
+    };
+    // Another transaction holds the purchase order counter: the first order's batch waits for
+    // it, and three more orders queue behind that batch.
+    let holder = hold_the_purchase_order_counter(&app, &shop).await;
+    let first = create();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let queued = [create(), create(), create()];
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // The first batch loses its connection; the three queued orders then make the next batch,
+    // which waits for the counter in turn and loses its connection too.
+    cut_the_waiting_connection(&url).await;
+    assert!(first.await.unwrap().is_err());
+    cut_the_waiting_connection(&url).await;
+    // Were the three written again one at a time, they would now get the counter.
+    drop(holder);
+    for order in queued {
+        let answer = order.await.unwrap();
+        assert!(answer.is_err(), "answered {answer:?}");
+    }
+    let page = purchasing::list(&app, &shop.ctx, &Default::default(), PageRequest::first(10))
+        .await
+        .unwrap();
+    assert!(
+        page.items.is_empty(),
+        "orders of failed batches were stored"
+    );
+    let next = create().await.unwrap().unwrap();
+    assert_eq!(next.number, "PO-000001");
 }

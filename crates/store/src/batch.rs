@@ -99,7 +99,8 @@ impl<D: std::fmt::Debug> std::fmt::Debug for Creation<D> {
 }
 
 /// Creates the document under its organization's next automatic number, records its events
-/// and commits. Returns the stored document and its stored events, ready to publish.
+/// and commits. Returns the stored document and its stored events, which the commit has
+/// published on the instance's bus.
 pub(crate) async fn create<D: NewDocument>(
     db: &Db,
     creation: Creation<D>,
@@ -258,7 +259,9 @@ fn caused_by_a_document(error: &StoreError) -> bool {
 }
 
 /// The batch's one transaction (PostgreSQL): stamps and numbers its documents, inserts them,
-/// records their events, commits. Returns each document's stored events.
+/// records their events, commits. The commit publishes every member's events, in their
+/// chain's order, before any member is answered, so subscribers hear of a document even when
+/// its request went away. Returns each document's stored events.
 async fn write_batch(
     db: &Db,
     org_id: Uuid,

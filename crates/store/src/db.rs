@@ -161,6 +161,8 @@ pub struct Db {
     pub(crate) open_sessions: Option<std::sync::Arc<crate::open_sessions::OpenSessions>>,
     /// PostgreSQL only: where this instance hears of closed sessions (`session_notices.rs`).
     notices: Option<std::sync::Arc<SessionNotices>>,
+    /// This instance's committed events, for its subscribers (`bus.rs`).
+    pub(crate) bus: crate::bus::Bus,
     backend: Backend,
     max_connections: u32,
 }
@@ -216,6 +218,7 @@ impl Db {
                         OpenSessions::heard_through_notifications(),
                     )),
                     notices: Some(std::sync::Arc::new(SessionNotices::new(&target.url())?)),
+                    bus: crate::bus::Bus::default(),
                     backend,
                     max_connections: settings.max_connections,
                 }
@@ -248,6 +251,7 @@ impl Db {
                     batches: None,
                     open_sessions,
                     notices: None,
+                    bus: crate::bus::Bus::default(),
                     backend,
                     max_connections: settings.max_connections + 1,
                 }
@@ -258,6 +262,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// This instance's committed events: every transaction's, published by its commit.
+    pub fn bus(&self) -> &crate::bus::Bus {
+        &self.bus
     }
 
     /// Applies pending migrations; safe to run from several instances at once on PostgreSQL

@@ -13,6 +13,7 @@
 pub mod access;
 pub mod api_tokens;
 mod batch;
+mod bus;
 mod db;
 pub mod document;
 mod error;
@@ -41,6 +42,7 @@ pub mod users;
 mod writer;
 
 pub use batch::Creation;
+pub use bus::Bus;
 pub use db::{Backend, Db, DbTarget, MigrationInfo, PoolSettings, PoolStats, redact_url};
 pub use error::StoreError;
 pub use time::now;

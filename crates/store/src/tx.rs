@@ -44,6 +44,8 @@ pub struct Tx {
     /// Whether it closes sessions or disables users: on PostgreSQL its commit then answers
     /// only once every instance has heard of it (`session_notices.rs`).
     closes_sessions: bool,
+    /// Where its events go once committed.
+    bus: crate::bus::Bus,
 }
 
 /// Where a transaction's statements run.
@@ -75,6 +77,7 @@ impl Db {
             serial: self.serial.clone(),
             turn: None,
             closes_sessions: false,
+            bus: self.bus.clone(),
         })
     }
 }
@@ -133,8 +136,9 @@ impl Tx {
         self.idempotency.push(record);
     }
 
-    /// Appends the queued events to their organizations' chains and commits. Returns the
-    /// stored events, ready to publish.
+    /// Appends the queued events to their organizations' chains, commits, and publishes the
+    /// stored events on the instance's bus (`bus.rs`); returns them too. Nothing is published
+    /// unless the commit succeeded.
     pub async fn commit(mut self) -> Result<Vec<EventRecord>> {
         let events = std::mem::take(&mut self.events);
         let (stored, head_under_turn) = self.append_events(events).await?;
@@ -166,6 +170,7 @@ impl Tx {
             }
         }
         drop(turn);
+        self.bus.publish(&stored);
         Ok(stored)
     }
 

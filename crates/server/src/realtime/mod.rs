@@ -68,7 +68,7 @@ impl Default for RealtimeSettings {
 /// instances), and other instances' events from Redis to the hub.
 pub fn start(state: &AppState) {
     let hub = Arc::clone(&state.hub);
-    let mut local = state.app.bus.subscribe();
+    let mut local = state.app.db.bus().subscribe();
     let publisher = state
         .config
         .redis_url

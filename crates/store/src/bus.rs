@@ -1,4 +1,5 @@
-//! The event bus: committed events fan out to in-process subscribers (the real-time hub).
+//! The event bus: every transaction's events fan out to in-process subscribers (the real-time
+//! hub) as the store commits them, whichever request or batch wrote them.
 
 use std::sync::Arc;
 
@@ -21,8 +22,9 @@ impl Default for Bus {
 
 impl Bus {
     /// Publishes committed events; with no subscriber they are simply dropped (the events
-    /// table keeps them for replay).
-    pub fn publish(&self, events: &[EventRecord]) {
+    /// table keeps them for replay). Only the store publishes: [`crate::Tx::commit`] does, once
+    /// the commit succeeded.
+    pub(crate) fn publish(&self, events: &[EventRecord]) {
         for event in events {
             let _ = self.sender.send(Arc::new(event.clone()));
         }
